@@ -1,0 +1,40 @@
+/*
+ * The one error table of rdsemu (X-macro; included by err.h and err.c only).
+ *
+ * Columns: symbol, JSON __type, Query <Code>, HTTP status for the JSON
+ * protocol, HTTP status for the Query protocol, PostgreSQL SQLSTATE, MySQL
+ * errno, default message.  A row is raised once where the failure happens
+ * (emu_err_set) and rendered in one place per protocol (api/http.c for the
+ * AWS APIs, wire/ for the database protocols).  Sources for codes, statuses
+ * and texts: shared docs aws-behaviour.md sections 1.5, 5.10.
+ */
+/* generic */
+X(INTERNAL, "InternalServiceError", "InternalFailure", 500, 500, "XX000", 1105, "An error occurred on the server side.")
+X(NOT_FOUND_ROUTE, "UnknownOperationException", "InvalidAction", 404, 404, "", 0, "Not found")
+X(METHOD_NOT_ALLOWED, "UnknownOperationException", "InvalidAction", 405, 405, "", 0, "Method not allowed")
+X(REQUEST_TOO_LARGE, "RequestEntityTooLargeException", "RequestEntityTooLarge", 413, 413, "", 0, "Request body is larger than the service accepts.")
+X(SERIALIZATION, "SerializationException", "MalformedQueryString", 400, 400, "", 0, "")
+X(UNKNOWN_OPERATION, "UnknownOperationException", "InvalidAction", 400, 400, "", 0, "")
+X(VALIDATION, "ValidationException", "ValidationError", 400, 400, "", 0, "")
+X(MISSING_PARAMETER, "ValidationException", "MissingParameter", 400, 400, "", 0, "")
+X(INVALID_PARAMETER_VALUE, "ValidationException", "InvalidParameterValue", 400, 400, "", 0, "")
+X(THROTTLING, "ThrottlingException", "Throttling", 400, 400, "", 0, "Rate exceeded")
+/* SigV4 and identity (section 1.5) */
+X(MISSING_AUTH, "MissingAuthenticationTokenException", "MissingAuthenticationToken", 400, 403, "28000", 1045, "Request is missing Authentication Token")
+X(INCOMPLETE_SIGNATURE, "IncompleteSignatureException", "IncompleteSignature", 400, 400, "28000", 1045, "")
+X(UNRECOGNIZED_CLIENT, "UnrecognizedClientException", "InvalidClientTokenId", 400, 403, "28000", 1045, "The security token included in the request is invalid.")
+X(INVALID_SIGNATURE, "InvalidSignatureException", "SignatureDoesNotMatch", 400, 403, "28000", 1045, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+X(EXPIRED_TOKEN, "ExpiredTokenException", "ExpiredToken", 400, 403, "28000", 1045, "The security token included in the request is expired")
+X(ACCESS_DENIED, "AccessDeniedException", "AccessDenied", 400, 403, "28000", 1045, "Access denied")
+/* Secrets Manager modelled exceptions (section 5.10) */
+X(SM_DECRYPTION_FAILURE, "DecryptionFailure", "DecryptionFailure", 400, 400, "", 0, "")
+X(SM_ENCRYPTION_FAILURE, "EncryptionFailure", "EncryptionFailure", 400, 400, "", 0, "")
+X(SM_INVALID_NEXT_TOKEN, "InvalidNextTokenException", "InvalidNextToken", 400, 400, "", 0, "The NextToken value is invalid.")
+X(SM_INVALID_PARAMETER, "InvalidParameterException", "InvalidParameter", 400, 400, "", 0, "")
+X(SM_INVALID_REQUEST, "InvalidRequestException", "InvalidRequest", 400, 400, "", 0, "")
+X(SM_LIMIT_EXCEEDED, "LimitExceededException", "LimitExceeded", 400, 400, "", 0, "")
+X(SM_MALFORMED_POLICY, "MalformedPolicyDocumentException", "MalformedPolicyDocument", 400, 400, "", 0, "")
+X(SM_PRECONDITION_NOT_MET, "PreconditionNotMetException", "PreconditionNotMet", 400, 400, "", 0, "")
+X(SM_PUBLIC_POLICY, "PublicPolicyException", "PublicPolicy", 400, 400, "", 0, "")
+X(SM_RESOURCE_EXISTS, "ResourceExistsException", "ResourceExists", 400, 400, "", 0, "")
+X(SM_RESOURCE_NOT_FOUND, "ResourceNotFoundException", "ResourceNotFound", 400, 400, "", 0, "Secrets Manager can't find the specified secret.")

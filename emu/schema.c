@@ -1,0 +1,102 @@
+/*
+ * schema.c owns the schema migrations: an ordered list of SQL scripts.
+ * PRAGMA user_version records how many have been applied; store_open
+ * applies the rest in one transaction.  Never edit a released migration:
+ * append a new one.  (Before the first release, migration 1 may still grow.)
+ */
+#include "emu/schema.h"
+
+#include "emu/util.h"
+
+static const char *const migrations[] = {
+	/* 1: accounts, access keys, lambdas (rotation functions), Secrets Manager */
+	"CREATE TABLE accounts ("
+	"  id TEXT PRIMARY KEY,"
+	"  alias TEXT,"
+	"  created REAL NOT NULL"
+	");"
+	"CREATE TABLE access_keys ("
+	"  access_key_id TEXT PRIMARY KEY,"
+	"  secret_access_key TEXT NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  principal_arn TEXT NOT NULL,"   /* arn:aws:iam::ACCT:root, user/..., assumed-role/... */
+	"  user_id TEXT NOT NULL,"         /* AIDA..., AROA...:session, or the account id for root */
+	"  session_token TEXT,"            /* set for temporary (ASIA) keys */
+	"  expires REAL,"                  /* temporary keys only */
+	"  status TEXT NOT NULL DEFAULT 'Active',"
+	"  created REAL NOT NULL"
+	");"
+	"CREATE TABLE lambdas ("
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  arn TEXT PRIMARY KEY,"
+	"  command TEXT NOT NULL,"         /* JSON array: argv */
+	"  env TEXT,"                      /* JSON object */
+	"  timeout_s INTEGER NOT NULL DEFAULT 30"
+	");"
+	"CREATE TABLE secrets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  description TEXT,"
+	"  kms_key_id TEXT,"               /* NULL = aws/secretsmanager */
+	"  type TEXT,"
+	"  owning_service TEXT,"
+	"  created REAL NOT NULL,"
+	"  last_changed REAL,"
+	"  last_accessed REAL,"
+	"  deleted_date REAL,"             /* scheduled permanent deletion time */
+	"  rotation_enabled INTEGER,"      /* NULL = never configured */
+	"  rotation_lambda TEXT,"
+	"  rotation_rules TEXT,"           /* JSON */
+	"  last_rotated REAL,"
+	"  next_rotation REAL,"
+	"  resource_policy TEXT,"
+	"  primary_region TEXT,"           /* set on primaries with replicas and on replicas */
+	"  replica_of TEXT,"               /* primary ARN when this row is a replica */
+	"  UNIQUE(account, region, name)"
+	");"
+	"CREATE TABLE secret_versions ("
+	"  secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,"
+	"  version_id TEXT NOT NULL,"
+	"  kind INTEGER NOT NULL,"         /* 0 none (rotation placeholder), 1 string, 2 binary */
+	"  value BLOB,"
+	"  created REAL NOT NULL,"
+	"  last_accessed REAL,"
+	"  kms_key_ids TEXT,"              /* JSON array */
+	"  PRIMARY KEY(secret_id, version_id)"
+	");"
+	"CREATE TABLE secret_stages ("
+	"  secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,"
+	"  stage TEXT NOT NULL,"
+	"  version_id TEXT NOT NULL,"
+	"  PRIMARY KEY(secret_id, stage)"
+	");"
+	"CREATE INDEX secret_stages_by_version ON secret_stages(secret_id, version_id);"
+	"CREATE TABLE secret_tags ("
+	"  secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  ord INTEGER NOT NULL,"
+	"  PRIMARY KEY(secret_id, key)"
+	");"
+	"CREATE TABLE secret_replicas ("
+	"  secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,"
+	"  region TEXT NOT NULL,"
+	"  kms_key_id TEXT,"
+	"  status TEXT NOT NULL,"
+	"  status_message TEXT,"
+	"  PRIMARY KEY(secret_id, region)"
+	");",
+};
+
+int schema_count(void) { return (int)ARRAY_LEN(migrations); }
+
+const char *schema_migration(int i)
+{
+	if (i < 0 || i >= schema_count())
+		return NULL;
+	return migrations[i];
+}

@@ -1,0 +1,40 @@
+/*
+ * The store: one SQLite database (WAL) under the state dir, or in memory
+ * with --ephemeral.  Called on the loop thread only.  Prepared statements
+ * are cached by the address of their SQL text (pass string literals).
+ * Transactions nest through savepoints: store_begin/store_commit/
+ * store_rollback pairs may be used inside each other.
+ */
+#ifndef EMU_STORE_H
+#define EMU_STORE_H
+
+#include "emu/err.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+struct store;
+
+/* dir == NULL: in-memory database. */
+int store_open(struct store **out, const char *dir, struct emu_err *err);
+void store_close(struct store *s);
+sqlite3 *store_db(struct store *s);
+/* A cached, reset statement for sql (a string literal); NULL on error (logged). */
+sqlite3_stmt *store_prep(struct store *s, const char *sql);
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+/* Deletes every row of every table (schema kept). */
+int store_reset(struct store *s, struct emu_err *err);
+int store_schema_version(struct store *s);
+/* Helpers for the common cases; all return -1 and fill err (ERR_INTERNAL) on SQLite errors. */
+int store_exec(struct store *s, const char *sql, struct emu_err *err);
+/* Reports an SQLite failure of stmt as ERR_INTERNAL. */
+int store_fail(struct store *s, struct emu_err *err);
+/* Bind text or NULL. */
+int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
+/* Column text or NULL (valid until the next step/reset). */
+const char *store_col_text(sqlite3_stmt *st, int idx);
+/* Generic per-(account,region) counters/kv for modules that need a little state. */
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * util.c: randomness, ids and digests via OpenSSL; string helpers.
+ */
+#include "emu/util.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void util_random(void *p, size_t n)
+{
+	if (n && RAND_bytes(p, (int)n) != 1) {
+		fputs("rdsemu: CSPRNG failure\n", stderr);
+		abort();
+	}
+}
+
+uint32_t util_random_below(uint32_t bound)
+{
+	if (bound < 2)
+		return 0;
+	uint32_t lim = UINT32_MAX - UINT32_MAX % bound, v;
+	do
+		util_random(&v, sizeof v);
+	while (v >= lim);
+	return v % bound;
+}
+
+void util_uuid(char out[37])
+{
+	unsigned char b[16];
+	util_random(b, sizeof b);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void util_random_from(char *out, size_t n, const char *alphabet)
+{
+	uint32_t k = (uint32_t)strlen(alphabet);
+	for (size_t i = 0; i < n; i++)
+		out[i] = alphabet[util_random_below(k)];
+	out[n] = '\0';
+}
+
+void util_hex(const void *p, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void util_sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	util_hex(md, 32, out);
+}
+
+bool util_streq_ct(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la != lb)
+		return false;
+	return CRYPTO_memcmp(a, b, la) == 0;
+}
+
+bool util_has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+bool util_has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+char *util_strdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+	if (!d)
+		abort();
+	return d;
+}
+
+char *util_strndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+	if (!d)
+		abort();
+	return d;
+}
+
+void *util_xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+	if (!p)
+		abort();
+	return p;
+}

@@ -1,0 +1,33 @@
+/*
+ * Small helpers shared by every layer: randomness (OpenSSL's CSPRNG),
+ * identifiers, hex, digests, string checks.
+ */
+#ifndef EMU_UTIL_H
+#define EMU_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Fills p with n random bytes; aborts if the CSPRNG fails (cannot continue). */
+void util_random(void *p, size_t n);
+/* Uniform integer in [0, bound). */
+uint32_t util_random_below(uint32_t bound);
+/* Random UUIDv4, lower-case, 36 chars + NUL. */
+void util_uuid(char out[37]);
+/* n characters from alphabet (uniform), NUL-terminated; out has n+1 bytes. */
+void util_random_from(char *out, size_t n, const char *alphabet);
+void util_hex(const void *p, size_t n, char *out /* 2n+1 */);
+/* sha256 of data as 64 lower-case hex + NUL. */
+void util_sha256_hex(const void *p, size_t n, char out[65]);
+bool util_streq_ct(const char *a, const char *b);
+bool util_has_prefix(const char *s, const char *prefix);
+bool util_has_suffix(const char *s, const char *suffix);
+/* strdup that aborts on OOM. */
+char *util_strdup(const char *s);
+char *util_strndup(const char *s, size_t n);
+void *util_xcalloc(size_t n, size_t sz);
+
+#endif
