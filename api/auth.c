@@ -59,7 +59,7 @@ static void signing_key(const char *secret, const struct sigv4_auth *a, unsigned
 
 static void fill_admin(struct auth_principal *p, const char *account)
 {
-	snprintf(p->account, sizeof p->account, "%s", account);
+	snprintf(p->account, sizeof p->account, "%.12s", account);
 	snprintf(p->arn, sizeof p->arn, "arn:aws:iam::%s:root", account);
 	snprintf(p->user_id, sizeof p->user_id, "%s", account);
 	p->builtin_admin = true;
@@ -116,7 +116,7 @@ int auth_request(struct store *s, const struct emu_config *cfg, const struct sig
 	}
 	char secret[256];
 	snprintf(secret, sizeof secret, "%s", (const char *)sqlite3_column_text(st, 0));
-	snprintf(out->account, sizeof out->account, "%s", (const char *)sqlite3_column_text(st, 1));
+	snprintf(out->account, sizeof out->account, "%.12s", (const char *)sqlite3_column_text(st, 1));
 	snprintf(out->arn, sizeof out->arn, "%s", (const char *)sqlite3_column_text(st, 2));
 	snprintf(out->user_id, sizeof out->user_id, "%s", (const char *)sqlite3_column_text(st, 3));
 	const char *tok = store_col_text(st, 4);
@@ -124,7 +124,7 @@ int auth_request(struct store *s, const struct emu_config *cfg, const struct sig
 	double expires = sqlite3_column_type(st, 5) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 5);
 	bool active = strcmp((const char *)sqlite3_column_text(st, 6), "Active") == 0;
 	sqlite3_reset(st);
-	out->builtin_admin = strcmp(out->arn, "") != 0 && util_has_suffix(out->arn, ":root");
+	out->builtin_admin = util_has_suffix(out->arn, ":root");
 
 	if (!active) {
 		emu_err_set(err, ERR_UNRECOGNIZED_CLIENT, NULL);

@@ -233,7 +233,7 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 		goto fail;
 	const struct api_op *op = svc ? svc->find(dot + 1, strlen(dot + 1)) : NULL;
 	if (!op) {
-		emu_err_set(&e, ERR_UNKNOWN_OPERATION, "");
+		emu_err_set(&e, ERR_UNKNOWN_OPERATION, NULL);
 		goto fail;
 	}
 	if (r->too_large) {

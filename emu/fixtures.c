@@ -252,8 +252,11 @@ int fixtures_load_file(struct store *s, const struct fixture_defaults *d, const 
 	json_decref(doc);
 	if (rc < 0) {
 		char msg[EMU_ERR_MSG_MAX];
-		snprintf(msg, sizeof msg, "%s: %s", path, err->msg);
-		snprintf(err->msg, sizeof err->msg, "%s", msg);
+		memcpy(msg, err->msg, sizeof msg);
+		msg[sizeof msg - 1] = '\0';
+		int n = snprintf(err->msg, sizeof err->msg, "%.200s: ", path);
+		if (n > 0 && (size_t)n < sizeof err->msg)
+			snprintf(err->msg + n, sizeof err->msg - (size_t)n, "%.800s", msg);
 	}
 	return rc;
 }
