@@ -435,12 +435,12 @@ int http_start(struct http_server **out, struct loop *l, struct http_env *env, s
 		free(h);
 		return emu_err_set(err, ERR_VALIDATION, "--listen %s is not an IPv4 address", env->cfg->listen);
 	}
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0, NULL, NULL,
+	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0, NULL, NULL,
 	                        on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 	                        MHD_OPTION_URI_LOG_CALLBACK, uri_cb, h, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)env->cfg->max_connections,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	                        (size_t)128 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	                        (size_t)48 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!h->d) {
 		free(h);
