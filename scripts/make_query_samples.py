@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Request samples made by botocore itself, as an independent oracle.
 
-    python3 fixtures/query/make_samples.py        (from the repository root)
+    python3 scripts/make_query_samples.py        (from the repository root)
 
 Writes
   fixtures/query/sts.jsonl        one line per STS request: {"op", "body",
@@ -32,7 +32,7 @@ import botocore.session
 from botocore.awsrequest import AWSRequest
 from botocore.serialize import create_serializer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CANDIDATES = [
     'us-east-1', '1h', 'rate(10 days)', 'cron(0 12 * * ? *)',

@@ -4,7 +4,7 @@
  * (JSON body decoding and its limits).  Expected messages follow coral's
  * format (aws-behaviour.md 5.1 and the choices documented in emu/model.c).
  * Valid bodies come from botocore's own serializer
- * (fixtures/fuzz/jsonreq/valid_*, made by fixtures/query/make_samples.py).
+ * (fixtures/fuzz/jsonreq/valid_*, made by scripts/make_query_samples.py).
  */
 #include "api/jsonreq.h"
 #include "emu/model.h"

@@ -2,7 +2,7 @@
  * Unit tests for api/query.c: form decoding edge cases and limits, and
  * query_to_json against (a) bodies botocore's QuerySerializer made for every
  * STS operation (fixtures/query/sts.jsonl, from
- * fixtures/query/make_samples.py: body plus the JSON form expected) and
+ * scripts/make_query_samples.py: body plus the JSON form expected) and
  * (b) a hand-made model with what STS lacks: locationName lists
  * (Tags.Tag.1.Key), nested lists, flattened lists, maps, nested structures,
  * every scalar type, MissingParameter.
