@@ -275,6 +275,14 @@ fail:
 
 /* ---- Query protocol ---------------------------------------------------- */
 
+static void clean_copy(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+	for (; src[i] && i + 1 < cap; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
 static int handle_query(struct http_server *h, struct MHD_Connection *c, struct req *r, const char *method,
                         struct sigv4_request *sreq, const char *query)
 {
@@ -306,11 +314,15 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	service = who.service;
 	/* No Query-protocol service is registered yet (STS, IAM and RDS arrive
 	 * with their issues): every action is unknown. */
-	if (!action)
+	if (!action) {
 		emu_err_set(&e, ERR_MISSING_PARAMETER, "The request must contain the parameter Action");
-	else
-		emu_err_set(&e, ERR_UNKNOWN_OPERATION, "Could not find operation %.64s for version %.32s", action,
-		            version ? version : "NO_VERSION_SPECIFIED");
+	} else {
+		/* User text echoed in an error is capped and kept to printable ASCII. */
+		char act[65], ver[33];
+		clean_copy(act, sizeof act, action);
+		clean_copy(ver, sizeof ver, version ? version : "NO_VERSION_SPECIFIED");
+		emu_err_set(&e, ERR_UNKNOWN_OPERATION, "Could not find operation %s for version %s", act, ver);
+	}
 fail:
 	query_free(&qp);
 	{

@@ -34,6 +34,7 @@ static const char *const migrations[] = {
 	"  env TEXT,"                      /* JSON object */
 	"  timeout_s INTEGER NOT NULL DEFAULT 30"
 	");"
+	/* Secrets Manager (emu/secrets*.c owns these tables). */
 	"CREATE TABLE secrets ("
 	"  id INTEGER PRIMARY KEY,"
 	"  account TEXT NOT NULL,"
@@ -46,16 +47,19 @@ static const char *const migrations[] = {
 	"  owning_service TEXT,"
 	"  created REAL NOT NULL,"
 	"  last_changed REAL,"
-	"  last_accessed REAL,"
+	"  last_accessed REAL,"            /* midnight UTC of the last read (day resolution) */
 	"  deleted_date REAL,"             /* scheduled permanent deletion time */
 	"  rotation_enabled INTEGER,"      /* NULL = never configured */
 	"  rotation_lambda TEXT,"
-	"  rotation_rules TEXT,"           /* JSON */
+	"  rotation_rules TEXT,"           /* JSON object as given (RotationRules) */
 	"  last_rotated REAL,"
 	"  next_rotation REAL,"
 	"  resource_policy TEXT,"
 	"  primary_region TEXT,"           /* set on primaries with replicas and on replicas */
 	"  replica_of TEXT,"               /* primary ARN when this row is a replica */
+	"  create_token TEXT,"             /* CreateSecret's ClientRequestToken (idempotent retries) */
+	"  ext_rotation_metadata TEXT,"    /* JSON array: ExternalSecretRotationMetadata */
+	"  ext_rotation_role TEXT,"        /* ExternalSecretRotationRoleArn */
 	"  UNIQUE(account, region, name)"
 	");"
 	"CREATE TABLE secret_versions ("
@@ -82,13 +86,24 @@ static const char *const migrations[] = {
 	"  ord INTEGER NOT NULL,"
 	"  PRIMARY KEY(secret_id, key)"
 	");"
-	"CREATE TABLE secret_replicas ("
+	"CREATE TABLE secret_replicas ("     /* rows of a primary: one per replica region */
 	"  secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,"
 	"  region TEXT NOT NULL,"
 	"  kms_key_id TEXT,"
-	"  status TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"          /* InSync | Failed | InProgress */
 	"  status_message TEXT,"
 	"  PRIMARY KEY(secret_id, region)"
+	");"
+	"CREATE TABLE secret_rotations ("    /* pending rotation work; survives restarts */
+	"  secret_id INTEGER PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,"
+	"  version_id TEXT NOT NULL,"      /* the AWSPENDING version (ClientRequestToken) */
+	"  rotation_token TEXT NOT NULL,"  /* RotationToken sent in every event */
+	"  lambda_arn TEXT NOT NULL,"
+	"  test_only INTEGER NOT NULL,"    /* 1: RotateImmediately=false, only testSecret */
+	"  step INTEGER NOT NULL,"         /* next step: 0 create, 1 set, 2 test, 3 finish */
+	"  attempts INTEGER NOT NULL,"     /* failed attempts so far */
+	"  not_before REAL NOT NULL,"      /* domain time the next step may start */
+	"  created REAL NOT NULL"
 	");",
 };
 
