@@ -20,7 +20,7 @@ if not os.path.exists(log):
 for line in open(log):
     t = json.loads(line)
     name, result, out = t.get("name", ""), t.get("result", ""), t.get("stdout") or ""
-    junit = os.path.join(build, "meson-logs", "pytest-%s.xml" % name.split(":")[-1].strip())
+    junit = os.path.join(build, "meson-logs", "pytest-%s.xml" % re.split(r"[:/ ]+", name)[-1])
     if "integration" in name and os.path.exists(junit):
         root = ET.parse(junit).getroot()
         suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
