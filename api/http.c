@@ -82,7 +82,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	r->uri = util_strdup(uri);
 	buf_init(&r->body, h->env->cfg->max_body);
 	r->t0_us = now_us();
-	util_uuid(r->id);
+	util_request_id(r->id);
 	return r;
 }
 
@@ -452,7 +452,7 @@ int http_start(struct http_server **out, struct loop *l, struct http_env *env, s
 	                        MHD_OPTION_URI_LOG_CALLBACK, uri_cb, h, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)env->cfg->max_connections,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	                        (size_t)48 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	                        (size_t)32 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!h->d) {
 		free(h);

@@ -39,6 +39,23 @@ void util_uuid(char out[37])
 	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+void util_request_id(char out[37])
+{
+	static unsigned char base[16];
+	static uint64_t counter;
+	if (counter == 0)
+		util_random(base, sizeof base);
+	counter++;
+	unsigned char b[16];
+	memcpy(b, base, sizeof b);
+	for (int i = 0; i < 8; i++)
+		b[15 - i] ^= (unsigned char)(counter >> (8 * i));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 void util_random_from(char *out, size_t n, const char *alphabet)
 {
 	uint32_t k = (uint32_t)strlen(alphabet);

@@ -17,6 +17,9 @@ void util_random(void *p, size_t n);
 uint32_t util_random_below(uint32_t bound);
 /* Random UUIDv4, lower-case, 36 chars + NUL. */
 void util_uuid(char out[37]);
+/* A unique (not secret) id in UUID form: a random per-process base plus a
+ * counter, so it costs no CSPRNG call.  For request ids on the hot path. */
+void util_request_id(char out[37]);
 /* n characters from alphabet (uniform), NUL-terminated; out has n+1 bytes. */
 void util_random_from(char *out, size_t n, const char *alphabet);
 void util_hex(const void *p, size_t n, char *out /* 2n+1 */);
