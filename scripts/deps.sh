@@ -35,7 +35,12 @@ rdsemu_deps() {
 		local extra=(python3 python3-pytest)
 		python3 -c 'import boto3' >/dev/null 2>&1 || extra+=(python3-boto3)
 		command -v aws >/dev/null 2>&1 || extra+=(awscli)
+		command -v npm >/dev/null 2>&1 || extra+=(nodejs npm)
 		rdsemu_apt_install "${build[@]}" "${extra[@]}"
+		# The AWS SDK for JavaScript v3, from the npm registry (pinned by package-lock.json).
+		if [ ! -d examples/sdk-v3/node_modules/@aws-sdk/client-secrets-manager ]; then
+			(cd examples/sdk-v3 && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		fi
 		;;
 	bench)
 		local extra=(wrk curl)
