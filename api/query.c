@@ -16,6 +16,8 @@
  */
 #include "api/query.h"
 
+#include "emu/util.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -29,17 +31,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Form decoding */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decodes s[0..n) into a new string of at most `limit` bytes. */
 static int decode(const char *s, size_t n, size_t limit, const char *what, char **out, struct emu_err *err)
@@ -57,11 +48,11 @@ static int decode(const char *s, size_t n, size_t limit, const char *what, char 
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			if (n - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
+			if (n - i < 3 || util_hexval(s[i + 1]) < 0 || util_hexval(s[i + 2]) < 0) {
 				free(d);
 				return emu_err_set(err, ERR_SERIALIZATION, "Malformed percent-encoding in a query %s", what);
 			}
-			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			c = (char)(util_hexval(s[i + 1]) * 16 + util_hexval(s[i + 2]));
 			i += 2;
 			if (c == '\0') {
 				free(d);

@@ -72,17 +72,6 @@ static bool unreserved(unsigned char c)
 	       c == '.' || c == '~';
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
@@ -139,8 +128,8 @@ static bool decode(const char *s, size_t n, char *out, size_t cap, size_t *outle
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+		if (c == '%' && i + 2 < n && util_hexval((unsigned char)s[i + 1]) >= 0 && util_hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (unsigned char)(util_hexval((unsigned char)s[i + 1]) * 16 + util_hexval((unsigned char)s[i + 2]));
 			i += 2;
 		} else if (c == '+') {
 			c = ' ';
@@ -161,8 +150,8 @@ static bool dec_eq(const char *s, size_t n, const char *lit)
 	size_t j = 0;
 	for (size_t i = 0; i < n; i++, j++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+		if (c == '%' && i + 2 < n && util_hexval((unsigned char)s[i + 1]) >= 0 && util_hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (unsigned char)(util_hexval((unsigned char)s[i + 1]) * 16 + util_hexval((unsigned char)s[i + 2]));
 			i += 2;
 		} else if (c == '+') {
 			c = ' ';
@@ -200,9 +189,9 @@ static void put_enc(struct buf *b, const char *s, size_t n, enum enc_mode mode)
 		}
 		buf_put(b, s + run, i - run);
 		size_t adv = 1;
-		if (mode == ENC_QUERY && c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+		if (mode == ENC_QUERY && c == '%' && i + 2 < n && util_hexval((unsigned char)s[i + 1]) >= 0 &&
+		    util_hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (unsigned char)(util_hexval((unsigned char)s[i + 1]) * 16 + util_hexval((unsigned char)s[i + 2]));
 			adv = 3;
 		} else if (mode == ENC_QUERY && c == '+') {
 			c = ' ';
@@ -261,7 +250,7 @@ static int check_query(const char *q, size_t n, struct emu_err *err)
 			continue;
 		if (i + 2 >= n)
 			return emu_err_set(err, ERR_SERIALIZATION, "Incomplete trailing escape %% sequence");
-		if (hexval((unsigned char)q[i + 1]) < 0 || hexval((unsigned char)q[i + 2]) < 0) {
+		if (util_hexval((unsigned char)q[i + 1]) < 0 || util_hexval((unsigned char)q[i + 2]) < 0) {
 			char e[8];
 			echo(e, sizeof e, q + i + 1, 2, 2);
 			return emu_err_set(err, ERR_SERIALIZATION, "Illegal hex character in escape %% pattern: %%%s", e);
@@ -1016,7 +1005,7 @@ static bool hex64(const char *s, size_t n)
 	if (n != 64)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (hexval((unsigned char)s[i]) < 0)
+		if (util_hexval((unsigned char)s[i]) < 0)
 			return false;
 	return true;
 }

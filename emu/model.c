@@ -55,6 +55,7 @@
  *    count still covers every violation and the text ends with "; ...".
  */
 #include "emu/model.h"
+#include "emu/util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -317,21 +318,6 @@ bool model_pattern_match(const struct model_service *svc, int32_t idx, const cha
 	return false;
 }
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int model_base64_len(const char *s, size_t len, size_t *out, struct emu_err *err)
 {
 	if (len % 4)
@@ -341,11 +327,11 @@ int model_base64_len(const char *s, size_t len, size_t *out, struct emu_err *err
 	while (pads < 2 && pads < len && s[len - 1 - pads] == '=')
 		pads++;
 	for (size_t i = 0; i < len - pads; i++)
-		if (b64val((unsigned char)s[i]) < 0)
+		if (util_b64_digit((unsigned char)s[i]) < 0)
 			return emu_err_set(err, ERR_SERIALIZATION, "Invalid Base64 character detected");
 	if (pads) {
 		/* the unused low bits of the last data character must be zero */
-		int last = b64val((unsigned char)s[len - pads - 1]);
+		int last = util_b64_digit((unsigned char)s[len - pads - 1]);
 		int mask = pads == 1 ? 0x03 : 0x0F;
 		if (last & mask)
 			return emu_err_set(err, ERR_SERIALIZATION, "Invalid last non-pad Base64 character dectected");

@@ -205,52 +205,6 @@ int secrets_in_token(json_t *in, const char **out, struct emu_err *err)
 	return 0;
 }
 
-/* Strict base64 (standard alphabet); padding optional but never misplaced. */
-static int b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static bool b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
-{
-	while (n > 0 && s[n - 1] == '=' && n % 4 != 1)
-		n--;
-	if (n % 4 == 1)
-		return false;
-	unsigned char *d = util_xcalloc(n / 4 * 3 + 3, 1);
-	size_t o = 0;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_val((unsigned char)s[i]);
-		if (v < 0) {
-			OPENSSL_cleanse(d, n / 4 * 3 + 3);
-			free(d);
-			return false;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			d[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	*out = d;
-	*outlen = o;
-	return true;
-}
-
 int secrets_in_value(json_t *in, struct sm_value *v, struct emu_err *err)
 {
 	memset(v, 0, sizeof *v);
@@ -274,7 +228,7 @@ int secrets_in_value(json_t *in, struct sm_value *v, struct emu_err *err)
 	} else if (b) {
 		if (!json_is_string(b))
 			return bad_type("SecretBinary", "a base64 string", err);
-		if (!b64_decode(json_string_value(b), json_string_length(b), &v->data, &v->len))
+		if (!util_b64_decode(json_string_value(b), json_string_length(b), &v->data, &v->len))
 			return emu_err_set(err, ERR_SERIALIZATION, "Invalid base64 value for member SecretBinary.");
 		v->kind = 2;
 		if (v->len < 1 || v->len > SM_VALUE_MAX) {

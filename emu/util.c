@@ -99,6 +99,61 @@ bool util_has_suffix(const char *s, const char *suffix)
 	return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+int util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int util_b64_digit(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+bool util_b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
+{
+	size_t n = len, pads = 0;
+	while (n > 0 && s[n - 1] == '=' && pads < 2) {
+		n--;
+		pads++;
+	}
+	if (n % 4 == 1 || (pads && (n + pads) % 4 != 0) || n > (size_t)INT32_MAX / 2)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (util_b64_digit((unsigned char)s[i]) < 0)
+			return false;
+	/* EVP_DecodeBlock wants whole quanta: re-pad an unpadded tail. */
+	size_t padded = (n + 3) / 4 * 4;
+	char *in = util_xcalloc(padded + 1, 1);
+	memcpy(in, s, n);
+	memset(in + n, '=', padded - n);
+	unsigned char *d = util_xcalloc(padded / 4 * 3 + 1, 1);
+	int got = padded ? EVP_DecodeBlock(d, (const unsigned char *)in, (int)padded) : 0;
+	OPENSSL_clear_free(in, padded + 1);
+	if (got < 0) {
+		OPENSSL_clear_free(d, padded / 4 * 3 + 1);
+		return false;
+	}
+	*out = d;
+	*outlen = (size_t)got - (padded - n); /* EVP_DecodeBlock counts pad bytes as zeros */
+	return true;
+}
+
 char *util_strdup(const char *s)
 {
 	char *d = strdup(s ? s : "");

@@ -28,6 +28,14 @@ void util_sha256_hex(const void *p, size_t n, char out[65]);
 bool util_streq_ct(const char *a, const char *b);
 bool util_has_prefix(const char *s, const char *prefix);
 bool util_has_suffix(const char *s, const char *suffix);
+/* Value of a hex digit, or -1. */
+int util_hexval(int c);
+/* Value of a standard-alphabet base64 digit, or -1 ('=' is not a digit). */
+int util_b64_digit(int c);
+/* Strict base64 decode through OpenSSL: standard alphabet, padding optional
+ * but never misplaced.  *out is malloc'd (free with OPENSSL_clear_free when
+ * it holds a secret).  False on any invalid input. */
+bool util_b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
 /* strdup that aborts on OOM. */
 char *util_strdup(const char *s);
 char *util_strndup(const char *s, size_t n);
