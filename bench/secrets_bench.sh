@@ -62,9 +62,12 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$RP/_rdsemu/health"
 create_secret "http://127.0.0.1:$RP"
 
-echo "GetSecretValue, ${DUR}s per run, wrk 1 thread, 2 cores shared by client and server"
-run_wrk moto "http://127.0.0.1:$MP" 4
-run_wrk rdsemu "http://127.0.0.1:$RP" 16
+echo "GetSecretValue, ${DUR}s per run, wrk 1 thread, 2 cores shared by client and server;" \
+	"load average before: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the p99)"
+echo "(targets judged on the same 8 connections for both; the 64-connection run shows queueing under load)"
+run_wrk moto "http://127.0.0.1:$MP" 8
+run_wrk rdsemu "http://127.0.0.1:$RP" 8
+run_wrk rdsemu-c64 "http://127.0.0.1:$RP" 64
 RSS=$(awk '/VmHWM/ {print $2}' /proc/"${PIDS[1]}"/status)
 echo "rdsemu peak RSS ${RSS} KiB"
 SP=$(free_port)
