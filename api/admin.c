@@ -5,6 +5,7 @@
  *   GET  /_rdsemu/health               200 {"status":"ok",...} once serving
  *   POST /_rdsemu/reset                wipe state, re-seed, reload start-up fixtures
  *   POST /_rdsemu/fixtures             load the fixture document in the body
+ *   GET  /_rdsemu/audit                the newest 1000 audit events, CloudTrail records as JSON lines
  *   GET  /_rdsemu/clock                {"now":..., "offset_seconds":...}
  *   POST /_rdsemu/clock                {"offset_seconds": N} or {"advance_seconds": N}
  *   POST /moto-api/reset               moto's reset (answers {"status": "ok"})
@@ -14,6 +15,7 @@
 #include "api/admin.h"
 
 #include "api/auth.h"
+#include "emu/audit.h"
 #include "emu/clock.h"
 #include "emu/log.h"
 #include "emu/store.h"
@@ -104,6 +106,16 @@ void admin_handle(struct http_env *env, const char *method, const char *path, co
 		}
 		auth_cache_clear();
 		put_json(out, json_pack("{s:s}", "status", "ok"));
+		return;
+	}
+	if (strcmp(path, "/_rdsemu/audit") == 0) {
+		if (!get)
+			goto method;
+		struct emu_err e;
+		emu_err_clear(&e);
+		audit_flush(env->store);
+		if (audit_dump_jsonl(env->store, NULL, 1000, out, &e) < 0)
+			fail(out, status, 500, "InternalServiceError", e.msg);
 		return;
 	}
 	if (strcmp(path, "/_rdsemu/clock") == 0) {

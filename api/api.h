@@ -32,4 +32,9 @@ const struct api_op *sm_op_find(const char *name, size_t len);
 extern const struct api_op sm_ops[];
 extern const size_t sm_ops_count;
 
+/* CloudTrail LookupEvents over the audit trail (api/cloudtrail.c). */
+const struct api_op *ct_op_find(const char *name, size_t len);
+extern const struct api_op ct_ops[];
+extern const size_t ct_ops_count;
+
 #endif

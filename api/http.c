@@ -20,6 +20,7 @@
 #include "api/jsonreq.h"
 #include "api/query.h"
 #include "api/sigv4.h"
+#include "emu/audit.h"
 #include "emu/buf.h"
 #include "emu/call.h"
 #include "emu/clock.h"
@@ -204,40 +205,103 @@ struct json_service {
 	const char *signing;  /* SigV4 service name */
 	const struct api_op *(*find)(const char *name, size_t len);
 	const struct model_service *model;
+	const char *event_source; /* CloudTrail eventSource */
 };
 
 static const struct json_service json_services[] = {
-	{"secretsmanager", "secretsmanager", sm_op_find, &model_sm},
+	{"secretsmanager", "secretsmanager", sm_op_find, &model_sm, "secretsmanager.amazonaws.com"},
 };
+
+static bool auth_failure(enum emu_err_code c)
+{
+	return c == ERR_MISSING_AUTH || c == ERR_INCOMPLETE_SIGNATURE || c == ERR_UNRECOGNIZED_CLIENT ||
+	       c == ERR_INVALID_SIGNATURE || c == ERR_EXPIRED_TOKEN;
+}
+
+static const char *peer_ip(struct MHD_Connection *c, char *buf, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	buf[0] = '\0';
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, buf,
+		          (socklen_t)cap);
+	return buf;
+}
+
+/* One audit event per API request: who, what, on which resource, and the
+ * decision (Unauthenticated / Deny / Allow) with its reason. */
+static void audit_api(struct MHD_Connection *c, struct req *r, const char *source, const char *op_name,
+                      bool read_only, const struct auth_principal *who, const char *resource,
+                      const struct emu_err *e)
+{
+	char ip[64];
+	const char *decision = "Allow";
+	if (e && e->code != ERR_OK)
+		decision = auth_failure(e->code) ? "Unauthenticated" : e->code == ERR_ACCESS_DENIED ? "Deny" : "Allow";
+	struct audit_event ev = {
+		.time = clock_now(),
+		.event_source = source,
+		.event_name = op_name,
+		.account = who->account,
+		.region = who->region,
+		.principal_arn = who->arn,
+		.access_key_id = who->access_key_id,
+		.resource_type = resource ? "AWS::SecretsManager::Secret" : NULL,
+		.resource = resource,
+		.request_id = r->id,
+		.source_ip = peer_ip(c, ip, sizeof ip),
+		.user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent"),
+		.read_only = read_only,
+		.decision = decision,
+		.error_code = e && e->code != ERR_OK ? emu_err_json_type(e->code) : NULL,
+		.reason = e && e->code != ERR_OK ? e->msg : NULL,
+	};
+	audit_record(&ev);
+}
+
+static const char *resource_of(json_t *in, json_t *out)
+{
+	const char *keys[] = {"ARN", "SecretId", "Name"};
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		json_t *v = json_object_get(i == 0 ? out : in, keys[i]);
+		if (json_is_string(v))
+			return json_string_value(v);
+	}
+	return NULL;
+}
 
 static int handle_json(struct http_server *h, struct MHD_Connection *c, struct req *r, const char *method,
                        struct sigv4_request *sreq, const char *target)
 {
 	struct emu_err e;
 	emu_err_clear(&e);
-	const char *dot = strchr(target, '.');
+	const char *dot = strrchr(target, '.');
 	const struct json_service *svc = NULL;
 	for (size_t i = 0; dot && i < ARRAY_LEN(json_services); i++)
 		if (strlen(json_services[i].prefix) == (size_t)(dot - target) &&
 		    strncmp(json_services[i].prefix, target, (size_t)(dot - target)) == 0)
 			svc = &json_services[i];
 	struct auth_principal who;
+	memset(&who, 0, sizeof who);
 	json_t *in = NULL, *out = NULL;
-	int status = 200, rc;
+	const struct api_op *op = NULL;
+	int rc;
 
 	if (strcmp(method, "POST") != 0) {
 		emu_err_set(&e, ERR_UNKNOWN_OPERATION, "Only POST is supported for this protocol.");
 		goto fail;
 	}
-	if (auth_request(h->env->store, h->env->cfg, sreq, JSON_WINDOW_S, svc ? svc->signing : NULL, &who, &e) < 0)
-		goto fail;
-	const struct api_op *op = svc ? svc->find(dot + 1, strlen(dot + 1)) : NULL;
-	if (!op) {
-		emu_err_set(&e, ERR_UNKNOWN_OPERATION, NULL);
-		goto fail;
-	}
+	/* Before authentication: the body was not kept whole, so its signature
+	 * cannot be checked, and a signature error would blame the credentials. */
 	if (r->too_large) {
 		emu_err_set(&e, ERR_REQUEST_TOO_LARGE, NULL);
+		goto fail;
+	}
+	if (auth_request(h->env->store, h->env->cfg, sreq, JSON_WINDOW_S, svc ? svc->signing : NULL, &who, &e) < 0)
+		goto fail;
+	op = svc ? svc->find(dot + 1, strlen(dot + 1)) : NULL;
+	if (!op) {
+		emu_err_set(&e, ERR_UNKNOWN_OPERATION, NULL);
 		goto fail;
 	}
 	if (jsonreq_decode(r->body.data ? r->body.data : "", r->body.len, &in, &e) < 0)
@@ -256,20 +320,24 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 	};
 	if (op->fn(&call, in, &out, &e) < 0)
 		goto fail;
-	json_decref(in);
 	if (!out)
 		out = json_object();
+	audit_api(c, r, svc->event_source, op->name, !op->write, &who, resource_of(in, out), NULL);
+	json_decref(in);
 	rc = send_json(c, r, 200, out);
 	json_decref(out);
 	log_req(r, method, target, who.access_key_id, 200, NULL);
 	return rc;
 fail:
+	/* Unauthenticated requests are audited too: they are the decisions a
+	 * misconfiguration hunt most needs to see. */
+	audit_api(c, r, svc ? svc->event_source : "unknown", op ? op->name : (dot ? dot + 1 : target),
+	          op ? !op->write : true, &who, resource_of(in, out), &e);
 	json_decref(in);
 	json_decref(out);
 	if (e.code == ERR_INTERNAL)
 		log_error(r->id, "%s failed: %s", target, e.msg);
-	status = emu_err_json_status(e.code);
-	log_req(r, method, target, who.access_key_id, status, &e);
+	log_req(r, method, target, who.access_key_id, emu_err_json_status(e.code), &e);
 	return send_json_error(c, r, &e);
 }
 
@@ -326,6 +394,9 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 fail:
 	query_free(&qp);
 	{
+		char evsrc[96];
+		snprintf(evsrc, sizeof evsrc, "%s.amazonaws.com", service);
+		audit_api(c, r, evsrc, what, true, &who, NULL, &e);
 		int status = emu_err_query_status(e.code);
 		log_req(r, method, what, who.access_key_id, status, &e);
 		/* who.service is only valid while `who` lives: copy the namespace choice now. */

@@ -41,6 +41,9 @@ void config_usage_serve(void)
 	      "                        RDSEMU_FIXTURES takes a ':'-separated list)\n"
 	      "  --config FILE         JSON config file, e.g. {\"port\": 4566, \"auth\": \"enforce\"}\n"
 	      "  --log-level LEVEL     error, warn, info (default), debug\n"
+	      "  --audit-log FILE      append the audit trail (every authentication and authorization\n"
+	      "                        decision) as JSON lines; default STATE-DIR/audit.jsonl, none\n"
+	      "                        with --ephemeral (GET /_rdsemu/audit always works)\n"
 	      "  --max-body BYTES      largest API request body accepted (default 1048576)\n"
 	      "  -h, --help            this text\n"
 	      "\n"
@@ -154,6 +157,10 @@ static int set(struct emu_config *c, const char *name, const char *v, const char
 		if (parse_long(v, 1024, 64L << 20, &n) < 0)
 			return emu_err_set(err, ERR_VALIDATION, "%s: max-body must be 1024..67108864", src);
 		c->max_body = (size_t)n;
+	} else if (strcmp(name, "audit-log") == 0) {
+		if (strlen(v) >= sizeof c->audit_log)
+			return emu_err_set(err, ERR_VALIDATION, "%s: audit log path too long", src);
+		snprintf(c->audit_log, sizeof c->audit_log, "%s", v);
 	} else if (strcmp(name, "config") == 0) {
 		/* handled before everything else */
 	} else {
@@ -208,7 +215,7 @@ static int load_file(struct emu_config *c, const char *path, struct emu_err *err
 static int load_env(struct emu_config *c, struct emu_err *err)
 {
 	static const char *names[] = {"listen", "port", "region", "account-id", "auth", "state-dir",
-	                              "ephemeral", "log-level", "max-body"};
+	                              "ephemeral", "log-level", "max-body", "audit-log"};
 	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
 		char env[64] = "RDSEMU_";
 		size_t p = strlen(env);

@@ -30,6 +30,7 @@ struct emu_config {
 	size_t max_body;        /* bytes accepted in one API request body */
 	int max_connections;
 	char config_file[1024];
+	char audit_log[1024];   /* JSON lines file; default <state-dir>/audit.jsonl, none when ephemeral */
 };
 
 /* Fills c from defaults, file, environment and argv (argv[0] = program,

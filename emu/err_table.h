@@ -38,3 +38,7 @@ X(SM_PRECONDITION_NOT_MET, "PreconditionNotMetException", "PreconditionNotMet", 
 X(SM_PUBLIC_POLICY, "PublicPolicyException", "PublicPolicy", 400, 400, "", 0, "")
 X(SM_RESOURCE_EXISTS, "ResourceExistsException", "ResourceExists", 400, 400, "", 0, "")
 X(SM_RESOURCE_NOT_FOUND, "ResourceNotFoundException", "ResourceNotFound", 400, 400, "", 0, "Secrets Manager can't find the specified secret.")
+/* CloudTrail (LookupEvents over the audit trail) */
+X(CT_INVALID_LOOKUP_ATTRIBUTES, "InvalidLookupAttributesException", "InvalidLookupAttributes", 400, 400, "", 0, "")
+X(CT_INVALID_TIME_RANGE, "InvalidTimeRangeException", "InvalidTimeRange", 400, 400, "", 0, "")
+X(CT_INVALID_MAX_RESULTS, "InvalidMaxResultsException", "InvalidMaxResults", 400, 400, "", 0, "")

@@ -6,6 +6,7 @@
  */
 #include "api/auth.h"
 #include "api/http.h"
+#include "emu/audit.h"
 #include "emu/clock.h"
 #include "emu/config.h"
 #include "emu/fixtures.h"
@@ -70,6 +71,7 @@ static int app_reset(void *ud, struct emu_err *err)
 {
 	struct app *a = ud;
 	rotation_cancel_all();
+	audit_flush(a->store);
 	if (store_reset(a->store, err) < 0)
 		return -1;
 	auth_cache_clear();
@@ -101,6 +103,13 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *ud)
 			loop_stop(l);
 		}
 	}
+}
+
+static long long flush_audit(struct loop *l, void *ud)
+{
+	struct app *a = ud;
+	audit_flush(a->store);
+	return -1;
 }
 
 static void janitor(struct loop *l, long long id, void *ud)
@@ -164,6 +173,18 @@ static int serve(int argc, char **argv)
 		goto out;
 	}
 	loop_add_timer(a.loop, 1000, janitor, &a);
+	loop_add_before_sleep(a.loop, flush_audit, &a);
+	if (!a.cfg.ephemeral || a.cfg.audit_log[0]) {
+		char path[1100];
+		if (a.cfg.audit_log[0])
+			snprintf(path, sizeof path, "%s", a.cfg.audit_log);
+		else
+			snprintf(path, sizeof path, "%s/audit.jsonl", a.cfg.state_dir);
+		if (audit_set_log(path, &err) < 0) {
+			fprintf(stderr, "rdsemu: %s\n", err.msg);
+			goto out;
+		}
+	}
 	log_info("main", "rdsemu %s listening on %s (auth %s, account %s, region %s, state %s) ready in %lld ms",
 	         RDSEMU_VERSION, url, config_auth_name(a.cfg.auth), a.cfg.account_id, a.cfg.region,
 	         a.cfg.ephemeral ? "in memory" : a.cfg.state_dir, clock_mono_ms() - t0);
@@ -175,6 +196,9 @@ static int serve(int argc, char **argv)
 out:
 	rotation_shutdown();
 	http_stop(a.http);
+	if (a.store)
+		audit_flush(a.store);
+	audit_shutdown();
 	if (a.sigfd >= 0)
 		close(a.sigfd);
 	loop_free(a.loop);

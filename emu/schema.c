@@ -105,6 +105,29 @@ static const char *const migrations[] = {
 	"  not_before REAL NOT NULL,"      /* domain time the next step may start */
 	"  created REAL NOT NULL"
 	");",
+	/* 2: the audit trail (emu/audit.c) */
+	"CREATE TABLE audit_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  event_id TEXT NOT NULL,"
+	"  time REAL NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  event_source TEXT,"
+	"  event_name TEXT,"
+	"  principal_arn TEXT,"
+	"  user_name TEXT,"
+	"  access_key_id TEXT,"
+	"  resource_type TEXT,"
+	"  resource TEXT,"
+	"  request_id TEXT,"
+	"  source_ip TEXT,"
+	"  user_agent TEXT,"
+	"  read_only INTEGER NOT NULL DEFAULT 0,"
+	"  decision TEXT,"
+	"  error_code TEXT,"
+	"  reason TEXT"
+	");"
+	"CREATE INDEX audit_by_account_time ON audit_events(account, region, time);",
 };
 
 int schema_count(void) { return (int)ARRAY_LEN(migrations); }

@@ -50,7 +50,7 @@ def server(tmp_path_factory):
         yield srv
     finally:
         _LIVE_SERVERS.remove(srv)
-        srv.stop()
+        srv.stop_checked()
 
 
 @pytest.fixture(scope="session")
@@ -87,12 +87,16 @@ def server_factory(tmp_path, need_binary):
         return srv
 
     yield make
+    problems = []
     for srv in started:
         try:
-            srv.stop(timeout=3)
+            srv.stop_checked(timeout=5)
+        except AssertionError as e:
+            problems.append(str(e))
         finally:
             if srv in _LIVE_SERVERS:
                 _LIVE_SERVERS.remove(srv)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +110,7 @@ def permissive_server(tmp_path_factory):
         yield srv
     finally:
         _LIVE_SERVERS.remove(srv)
-        srv.stop()
+        srv.stop_checked()
 
 
 @pytest.fixture

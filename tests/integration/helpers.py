@@ -201,6 +201,26 @@ class Server:
             self._log.close()
             self._log = None
 
+    def sanitizer_reports(self):
+        """Lines of ASan/UBSan/LSan reports in the log (the CI build runs with sanitizers)."""
+        text = self.log_text(limit=2_000_000)
+        return [l for l in text.splitlines()
+                if "ERROR: AddressSanitizer" in l or "ERROR: LeakSanitizer" in l or "runtime error:" in l]
+
+    def stop_checked(self, timeout=10.0):
+        """Stops a running server with SIGTERM and asserts a clean exit (status 0, no sanitizer
+        report in its log)."""
+        was_running = self.alive()
+        rc = self.stop(timeout=timeout)
+        problems = []
+        if was_running and rc != 0:
+            problems.append(f"exit status {rc} after SIGTERM (None = had to be SIGKILLed)")
+        reports = self.sanitizer_reports()
+        if reports:
+            problems.append("sanitizer reports: " + "; ".join(reports[:5]))
+        assert not problems, f"rdsemu ({self.name}): " + ", ".join(problems) + f"\nlog tail:\n{self.log_text(6000)}"
+        return rc
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 

@@ -186,6 +186,26 @@ def test_failed_rotation_leaves_pending_and_blocks_next(sm, rotator):
     assert "LastRotatedDate" not in sm.describe_secret(SecretId="app/db")
 
 
+def test_pending_placeholder_has_no_value_until_put(sm, rotator):
+    lam = rotator(fail_step="createSecret")
+    old = db_secret(sm)["VersionId"]
+    v = sm.rotate_secret(SecretId="app/db", RotationLambdaARN=lam)["VersionId"]
+    H.poll(lambda: rotator.events(), timeout=ROTATION_TIMEOUT, desc="createSecret attempted")
+    st = H.stages_of(sm, "app/db")
+    assert st[v] == ["AWSPENDING"] and H.version_with(st, "AWSCURRENT") == old
+    expect_error(sm.get_secret_value, "ResourceNotFoundException", H.msg_no_value_stage("AWSPENDING"),
+                 SecretId="app/db", VersionStage="AWSPENDING")
+    expect_error(sm.get_secret_value, "ResourceNotFoundException", H.msg_no_value_version(v),
+                 SecretId="app/db", VersionId=v)
+    # rule 9: PutSecretValue accepts the token of the value-less version and fills it in
+    r = sm.put_secret_value(SecretId="app/db", ClientRequestToken=v, SecretString='{"password": "new"}',
+                            VersionStages=["AWSPENDING"])
+    assert r["VersionId"] == v
+    assert sm.get_secret_value(SecretId="app/db", VersionStage="AWSPENDING")["SecretString"] == '{"password": "new"}'
+    assert H.version_with(H.stages_of(sm, "app/db"), "AWSCURRENT") == old
+    sm.cancel_rotate_secret(SecretId="app/db")
+
+
 def test_cancel_rotate_secret(sm, rotator):
     lam = rotator()
     arn = db_secret(sm)["ARN"]

@@ -266,6 +266,28 @@ def test_put_with_custom_stages(sm):
     assert r["VersionId"] not in st
 
 
+def test_put_with_current_in_stages_moves_previous(sm):
+    v1 = create(sm, value="one")["VersionId"]
+    r = sm.put_secret_value(SecretId="app/db", SecretString="two", VersionStages=["AWSCURRENT", "green"])
+    st = H.stages_of(sm, "app/db")
+    assert sorted(st[r["VersionId"]]) == ["AWSCURRENT", "green"]
+    assert st[v1] == ["AWSPREVIOUS"]
+
+
+def test_last_changed_date_moves_on_writes_only(sm):
+    create(sm)
+    t0 = sm.describe_secret(SecretId="app/db")["LastChangedDate"]
+    time.sleep(0.05)
+    sm.get_secret_value(SecretId="app/db")
+    assert sm.describe_secret(SecretId="app/db")["LastChangedDate"] == t0
+    sm.put_secret_value(SecretId="app/db", SecretString="new")
+    t1 = sm.describe_secret(SecretId="app/db")["LastChangedDate"]
+    assert t1 > t0
+    time.sleep(0.05)
+    sm.tag_resource(SecretId="app/db", Tags=[{"Key": "k", "Value": "v"}])
+    assert sm.describe_secret(SecretId="app/db")["LastChangedDate"] > t1
+
+
 def test_put_first_version_always_current(sm):
     sm.create_secret(Name="empty")
     r = sm.put_secret_value(SecretId="empty", SecretString="x", VersionStages=["custom"])
