@@ -20,6 +20,8 @@
 #include "api/jsonreq.h"
 #include "api/query.h"
 #include "api/sigv4.h"
+#include "api/sts.h"
+#include "api/xmlout.h"
 #include "emu/audit.h"
 #include "emu/buf.h"
 #include "emu/call.h"
@@ -145,9 +147,9 @@ static int send_json_error(struct MHD_Connection *c, struct req *r, const struct
 static const char *query_ns(const char *service)
 {
 	if (strcmp(service, "sts") == 0)
-		return "https://sts.amazonaws.com/doc/2011-06-15/";
+		return model_sts.xml_namespace;
 	if (strcmp(service, "iam") == 0)
-		return "https://iam.amazonaws.com/doc/2010-05-08/";
+		return model_iam.xml_namespace;
 	return "http://rds.amazonaws.com/doc/2014-10-31/";
 }
 
@@ -210,6 +212,8 @@ struct json_service {
 
 static const struct json_service json_services[] = {
 	{"secretsmanager", "secretsmanager", sm_op_find, &model_sm, "secretsmanager.amazonaws.com"},
+	{"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", "cloudtrail", ct_op_find, &model_cloudtrail,
+	 "cloudtrail.amazonaws.com"},
 };
 
 static bool auth_failure(enum emu_err_code c)
@@ -351,6 +355,24 @@ static void clean_copy(char *dst, size_t cap, const char *src)
 	dst[i] = '\0';
 }
 
+struct query_service {
+	const char *signing; /* SigV4 service name in the credential scope */
+	const struct api_op *(*find)(const char *name, size_t len);
+	const struct model_service *model;
+};
+
+static const struct query_service query_services[] = {
+	{"sts", sts_op_find, &model_sts},
+};
+
+static const struct query_service *query_service_of(const char *signing)
+{
+	for (size_t i = 0; i < ARRAY_LEN(query_services); i++)
+		if (strcmp(query_services[i].signing, signing) == 0)
+			return &query_services[i];
+	return NULL;
+}
+
 static int handle_query(struct http_server *h, struct MHD_Connection *c, struct req *r, const char *method,
                         struct sigv4_request *sreq, const char *query)
 {
@@ -360,10 +382,12 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	memset(&qp, 0, sizeof qp);
 	struct auth_principal who;
 	memset(&who, 0, sizeof who);
-	const char *service = "rds";
+	char service[64] = "rds";
 	const char *src = strcmp(method, "GET") == 0 ? query : (r->body.data ? r->body.data : "");
 	size_t srclen = strcmp(method, "GET") == 0 ? strlen(query) : r->body.len;
 	char what[160] = "?";
+	json_t *in = NULL, *out = NULL;
+	const struct api_op *op = NULL;
 
 	if (r->too_large) {
 		emu_err_set(&e, ERR_REQUEST_TOO_LARGE, NULL);
@@ -374,35 +398,69 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	const char *action = query_get(&qp, "Action");
 	const char *version = query_get(&qp, "Version");
 	snprintf(what, sizeof what, "%s", action ? action : "(no Action)");
-	if (auth_request(h->env->store, h->env->cfg, sreq, QUERY_WINDOW_S, NULL, &who, &e) < 0) {
-		if (who.service[0])
-			service = who.service;
+	int arc = auth_request(h->env->store, h->env->cfg, sreq, QUERY_WINDOW_S, NULL, &who, &e);
+	if (who.service[0])
+		snprintf(service, sizeof service, "%s", who.service);
+	if (arc < 0)
 		goto fail;
-	}
-	service = who.service;
-	/* No Query-protocol service is registered yet (STS, IAM and RDS arrive
-	 * with their issues): every action is unknown. */
+	const struct query_service *svc = query_service_of(who.service);
+	op = svc && action ? svc->find(action, strlen(action)) : NULL;
 	if (!action) {
 		emu_err_set(&e, ERR_MISSING_PARAMETER, "The request must contain the parameter Action");
-	} else {
+		goto fail;
+	}
+	if (!op) {
 		/* User text echoed in an error is capped and kept to printable ASCII. */
 		char act[65], ver[33];
 		clean_copy(act, sizeof act, action);
 		clean_copy(ver, sizeof ver, version ? version : "NO_VERSION_SPECIFIED");
 		emu_err_set(&e, ERR_UNKNOWN_OPERATION, "Could not find operation %s for version %s", act, ver);
+		goto fail;
 	}
+	if (query_to_json(svc->model, op->name, &qp, &in, &e) < 0 || model_validate(svc->model, op->name, in, &e) < 0)
+		goto fail;
+	struct emu_call call = {
+		.store = h->env->store,
+		.account = who.account,
+		.region = who.region,
+		.principal_arn = who.arn,
+		.user_id = who.user_id,
+		.access_key_id = who.access_key_id,
+		.request_id = r->id,
+		.now = clock_now(),
+	};
+	if (op->fn(&call, in, &out, &e) < 0)
+		goto fail;
+	if (!out)
+		out = json_object();
+	struct buf b;
+	buf_init(&b, 8 << 20);
+	if (xmlout_render(svc->model, op->name, out, r->id, &b, &e) < 0) {
+		buf_free(&b);
+		goto fail;
+	}
+	char evsrc[96];
+	snprintf(evsrc, sizeof evsrc, "%s.amazonaws.com", service);
+	audit_api(c, r, evsrc, op->name, !op->write, &who, NULL, NULL);
+	json_decref(in);
+	json_decref(out);
+	query_free(&qp);
+	log_req(r, method, what, who.access_key_id, 200, NULL);
+	size_t len;
+	char *xml = buf_steal(&b, &len);
+	return send_resp(c, r, 200, "text/xml", xml, len);
 fail:
+	json_decref(in);
+	json_decref(out);
 	query_free(&qp);
 	{
-		char evsrc[96];
-		snprintf(evsrc, sizeof evsrc, "%s.amazonaws.com", service);
-		audit_api(c, r, evsrc, what, true, &who, NULL, &e);
-		int status = emu_err_query_status(e.code);
-		log_req(r, method, what, who.access_key_id, status, &e);
-		/* who.service is only valid while `who` lives: copy the namespace choice now. */
-		char svc[64];
-		snprintf(svc, sizeof svc, "%s", service);
-		return send_query_error(c, r, svc, &e);
+		char fsrc[96];
+		snprintf(fsrc, sizeof fsrc, "%s.amazonaws.com", service);
+		audit_api(c, r, fsrc, op ? op->name : what, op ? !op->write : true, &who, NULL, &e);
+		if (e.code == ERR_INTERNAL)
+			log_error(r->id, "%s failed: %s", what, e.msg);
+		log_req(r, method, what, who.access_key_id, emu_err_query_status(e.code), &e);
+		return send_query_error(c, r, service, &e);
 	}
 }
 

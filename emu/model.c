@@ -175,6 +175,32 @@ const struct model_shape *model_op_input(const struct model_service *svc, const 
 	return &svc->shapes[op->input];
 }
 
+static const struct model_result *op_result(const struct model_service *svc, const struct model_op *op)
+{
+	/* op must be an element of svc->ops; compared as integers, since
+	 * relational operators on pointers into different arrays are UB. */
+	if (!op || !svc->results || svc->nops == 0)
+		return NULL;
+	uintptr_t p = (uintptr_t)op, first = (uintptr_t)svc->ops;
+	if (p < first || (p - first) % sizeof *op != 0 || (p - first) / sizeof *op >= svc->nops)
+		return NULL;
+	return &svc->results[(p - first) / sizeof *op];
+}
+
+const struct model_shape *model_op_output(const struct model_service *svc, const struct model_op *op)
+{
+	const struct model_result *r = op_result(svc, op);
+	if (!r || r->shape < 0 || (size_t)r->shape >= svc->nshapes)
+		return NULL;
+	return &svc->shapes[r->shape];
+}
+
+const char *model_op_result_wrapper(const struct model_service *svc, const struct model_op *op)
+{
+	const struct model_result *r = op_result(svc, op);
+	return r ? r->wrapper : NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* UTF-8, patterns, base64 */
 

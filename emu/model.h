@@ -1,14 +1,17 @@
 /*
- * Service models as data: every operation's input shape, generated from
- * botocore's models by scripts/gen_model.py (emu/model_<svc>.c), and the
- * generic validator that checks a decoded JSON request against them the way
- * AWS's JSON-protocol front end (coral) does.
+ * Service models as data: every operation's input and output shape,
+ * generated from botocore's models by scripts/gen_model.py
+ * (emu/model_<svc>.c), and the generic validator that checks a decoded JSON
+ * request against them the way AWS's JSON-protocol front end (coral) does.
  *
  * A service is a set of flat arrays indexed by small integers: shapes,
  * structure members, enum values, patterns (compiled by the generator into
  * a few NFA instructions over code-point ranges).  The same tables carry
  * the Query-protocol names (locationName, list member names) that
- * api/query.c uses to turn form parameters into the same JSON form.
+ * api/query.c uses to turn form parameters into the same JSON form, and
+ * that api/xmlout.c uses to render results as Query XML (botocore's
+ * QuerySerializer and QueryParser use the same names both ways).  Shapes
+ * reachable only from an output carry type and names, no constraints.
  *
  * Request values as seen by handlers (JSON protocol and after query_to_json):
  * structures and maps are JSON objects keyed by member name, lists are
@@ -79,7 +82,9 @@ struct model_pattern {
 
 struct model_member {
 	const char *name;       /* JSON key, member name: "SecretId" */
-	const char *query_name; /* Query-protocol name (locationName): "SecretId" */
+	const char *query_name; /* Query-protocol name (locationName): "SecretId"; also the
+	                         * XML element name in responses (for a flattened list with
+	                         * a member locationName: that name, repeated) */
 	const char *path_name;  /* coral's name in messages: "secretId" */
 	uint32_t shape;
 	uint8_t flags;          /* MODEL_M_* */
@@ -107,6 +112,13 @@ struct model_op {
 	int32_t input; /* shape index, -1 = no input */
 };
 
+/* The response side of an operation, in an array parallel to the ops
+ * (same index), so tables written by hand without it stay valid. */
+struct model_result {
+	int32_t shape;       /* output shape index, -1 = no output */
+	const char *wrapper; /* Query: the model's resultWrapper ("AssumeRoleResult"); NULL = none */
+};
+
 enum model_protocol {
 	MODEL_PROTO_JSON = 1,
 	MODEL_PROTO_QUERY,
@@ -117,14 +129,19 @@ enum model_protocol {
  * contain the parameter X", RDS/EC2 style), checked by query_to_json; without
  * the flag it is left to model_validate (coral's ValidationError, STS/IAM). */
 #define MODEL_SVC_QUERY_MISSING_PARAMETER 0x01
+/* Query responses show timestamps with milliseconds ("...:33.452Z", RDS);
+ * without the flag, whole seconds ("...:33Z", STS and IAM). */
+#define MODEL_SVC_XML_TIMESTAMP_MILLIS 0x02
 
 struct model_service {
 	const char *name;        /* botocore service name: "secretsmanager" */
 	const char *api_version; /* "2017-10-17" */
+	const char *xml_namespace; /* Query: "https://sts.amazonaws.com/doc/2011-06-15/"; JSON: NULL */
 	uint8_t protocol;        /* enum model_protocol */
 	uint8_t flags;           /* MODEL_SVC_* */
 	const struct model_op *ops; /* sorted by name */
 	size_t nops;
+	const struct model_result *results; /* parallel to ops; NULL = no outputs known */
 	const struct model_shape *shapes;
 	size_t nshapes;
 	const struct model_member *members;
@@ -138,6 +155,8 @@ struct model_service {
 /* Generated tables (emu/model_<svc>.c). */
 extern const struct model_service model_sm;  /* Secrets Manager, JSON 1.1 */
 extern const struct model_service model_sts; /* STS, Query */
+extern const struct model_service model_iam; /* IAM, Query */
+extern const struct model_service model_cloudtrail; /* CloudTrail, JSON 1.1 (LookupEvents) */
 
 /* Operation by exact name (len bytes, need not be NUL-terminated); NULL if
  * the service has no such operation. */
@@ -145,6 +164,14 @@ const struct model_op *model_op_find(const struct model_service *svc, const char
 
 /* The input shape of an operation, NULL when it takes no input. */
 const struct model_shape *model_op_input(const struct model_service *svc, const struct model_op *op);
+
+/* The output shape of an operation (op from svc->ops), NULL when it has no
+ * output. */
+const struct model_shape *model_op_output(const struct model_service *svc, const struct model_op *op);
+
+/* The Query result wrapper element of an operation ("AssumeRoleResult"),
+ * NULL when the model names none (no output, or a JSON service). */
+const char *model_op_result_wrapper(const struct model_service *svc, const struct model_op *op);
 
 /*
  * Checks a decoded JSON request against the input shape of `op`, as coral

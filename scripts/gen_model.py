@@ -1,16 +1,32 @@
 #!/usr/bin/env python3
-"""Generate a C table of an AWS service's request shapes from botocore's model.
+"""Generate a C table of an AWS service's request and response shapes from botocore's model.
 
     scripts/gen_model.py secretsmanager emu/model_sm.c
     scripts/gen_model.py sts emu/model_sts.c
+    scripts/gen_model.py iam emu/model_iam.c
     scripts/gen_model.py rds emu/model_rds.c
+    scripts/gen_model.py --model tests/unit/xmlout_model.json xtest tests/unit/model_xtest.c
 
 The output is data, not code: every operation's input shape, recursively
 (structures with their members, lists, maps, strings with length, enum and
 pattern constraints, numbers with ranges, booleans, timestamps, blobs), in
 the format declared by emu/model.h and read by emu/model.c (validation) and
-api/query.c (Query-protocol decoding).  The C symbol is taken from the
-output file name (emu/model_sm.c -> model_sm).
+api/query.c (Query-protocol decoding); then every operation's output shape
+with its Query result wrapper, for api/xmlout.c (Query-protocol responses).
+Shapes reachable only from outputs carry their type and XML names but no
+constraints (nothing validates a response).  The C symbol is taken from the
+output file name (emu/model_sm.c -> model_sm).  --model reads a
+service-2.json from a path instead of botocore's data (test models).
+
+XML names follow botocore's QueryParser/QuerySerializer, which agree: a
+structure member's element is its locationName or its name, except that a
+flattened list whose member has a locationName repeats under that name; a
+list's elements are <member> or the member's locationName; a map's entries
+are <entry> with <key>/<value> or the key's and value's locationNames.
+XML features botocore would read differently from these tables
+(shape-level locationName, flattened on a member reference, XML
+attributes or namespaces, unions) make the generator stop rather than
+emit a wrong table.
 
 Patterns are compiled here, once, into a tiny instruction list that
 emu/model.c runs as a Thompson NFA (linear time, no backtracking, no regex
@@ -44,6 +60,16 @@ MAXCP = 0x10FFFF
 # with MissingParameter ("The request must contain the parameter X") rather
 # than coral's ValidationError ("Value null at 'x' ..."); see emu/model.h.
 QUERY_MISSING_PARAMETER = {'rds', 'ec2'}
+
+# Services whose Query responses show timestamps with milliseconds
+# ("2023-04-05T16:09:33.452Z"); STS and IAM show whole seconds
+# ("2019-11-09T13:34:41Z").  botocore reads both.
+TIMESTAMP_MILLIS = {'rds', 'neptune', 'docdb'}
+
+# Keys of a member reference that change how botocore reads XML but that
+# the tables cannot express (see the module docstring).
+XML_REF_UNSUPPORTED = ('flattened', 'xmlAttribute', 'xmlNamespace', 'location', 'queryName')
+XML_SHAPE_UNSUPPORTED = ('locationName', 'xmlAttribute', 'xmlNamespace', 'union', 'document')
 
 # Java's predefined classes (no UNICODE_CHARACTER_CLASS flag): ASCII only.
 CAT = {
@@ -220,7 +246,11 @@ def lower_camel(name):
     return name[:1].lower() + name[1:]
 
 
-def load_model(service):
+def load_model(service, path=None):
+    if path is not None:
+        opener = gzip.open if path.endswith('.gz') else open
+        with opener(path, 'rt', encoding='utf-8') as f:
+            return json.load(f), path, 'test'
     import botocore
     base = os.path.join(os.path.dirname(botocore.__file__), 'data', service)
     if not os.path.isdir(base):
@@ -243,14 +273,38 @@ TYPES = {
 }
 
 
-def generate(service, out_path):
-    model, source, bc_version = load_model(service)
+def check_xml_features(name, s, protocol):
+    """Stops on XML features the tables cannot express (Query models only)."""
+    if protocol not in ('query', 'ec2'):
+        return
+    for k in XML_SHAPE_UNSUPPORTED:
+        if k in s:
+            sys.exit(f'gen_model.py: {name}: shape-level {k} is not supported')
+    refs = []
+    if s['type'] == 'structure':
+        refs = [(f'{name}.{m}', r) for m, r in s['members'].items()]
+    elif s['type'] == 'list':
+        refs = [(f'{name}.member', s['member'])]
+    elif s['type'] == 'map':
+        refs = [(f'{name}.key', s['key']), (f'{name}.value', s['value'])]
+    for where, r in refs:
+        for k in XML_REF_UNSUPPORTED:
+            if k in r:
+                sys.exit(f'gen_model.py: {where}: {k} on a member reference is not supported')
+
+
+def generate(service, out_path, model_path=None):
+    model, source, bc_version = load_model(service, model_path)
     meta = model['metadata']
     protocol = meta['protocol']
+    if protocol not in ('json', 'query'):
+        sys.exit(f'gen_model.py: protocol {protocol!r} is not supported')
     shapes = model['shapes']
     symbol = os.path.splitext(os.path.basename(out_path))[0]
 
-    # Shapes reachable from operation inputs, in first-visit order.
+    # Shapes reachable from operation inputs, in first-visit order, then
+    # those reachable only from outputs (so input indices do not move when
+    # outputs change).
     order, index = [], {}
 
     def visit(name):
@@ -272,15 +326,21 @@ def generate(service, out_path):
     for _, op in ops:
         if 'input' in op:
             visit(op['input']['shape'])
+    n_input_shapes = len(order)
+    for _, op in ops:
+        if 'output' in op:
+            visit(op['output']['shape'])
 
     members, enums, patterns, pattern_index = [], [], [], {}
     insts, ranges, unchecked = [], [], []
     rows = []
-    for name in order:
+    for si, name in enumerate(order):
         s = shapes[name]
         t = s['type']
         if t not in TYPES:
             sys.exit(f'gen_model.py: {name}: unsupported type {t}')
+        check_xml_features(name, s, protocol)
+        constrained = si < n_input_shapes
         flags = []
         if s.get('sensitive'):
             flags.append('MODEL_F_SENSITIVE')
@@ -288,7 +348,7 @@ def generate(service, out_path):
             flags.append('MODEL_F_FLATTENED')
         row = {'name': c_str(name), 'type': TYPES[t]}
         for k in ('min', 'max'):
-            if k in s:
+            if k in s and constrained:
                 v = s[k]
                 if float(v) != int(v):
                     sys.exit(f'gen_model.py: {name}: non-integral {k} {v}')
@@ -330,7 +390,7 @@ def generate(service, out_path):
             row['value'] = str(index[s['value']['shape']])
             row['item_name'] = c_str(s['key'].get('locationName', 'key'))
             row['value_name'] = c_str(s['value'].get('locationName', 'value'))
-        elif t == 'string':
+        elif t == 'string' and constrained:
             if 'enum' in s:
                 row['enums'] = str(len(enums))
                 row['nenum'] = str(len(s['enum']))
@@ -362,17 +422,33 @@ def generate(service, out_path):
                 if protocol == 'query' and mname in ('Action', 'Version'):
                     sys.exit(f'gen_model.py: {opname}: member {mname} collides with a Query protocol parameter')
 
+    for opname, op in ops:
+        if 'output' in op and protocol == 'query' and 'resultWrapper' not in op['output']:
+            sys.exit(f'gen_model.py: {opname}: Query output without a resultWrapper')
+
     svc_flags = []
     if protocol == 'query' and service in QUERY_MISSING_PARAMETER:
         svc_flags.append('MODEL_SVC_QUERY_MISSING_PARAMETER')
+    if protocol == 'query' and service in TIMESTAMP_MILLIS:
+        svc_flags.append('MODEL_SVC_XML_TIMESTAMP_MILLIS')
+    xml_ns = meta.get('xmlNamespace')
+    if protocol == 'query' and not xml_ns:
+        sys.exit('gen_model.py: a Query model without metadata.xmlNamespace')
 
     w = []
     w.append('/*')
-    w.append(f' * GENERATED by scripts/gen_model.py from botocore {bc_version}\'s model')
-    w.append(f' * {source}: facts about the AWS API (request shapes and their')
-    w.append(' * constraints, as data), not code.  Do not edit: regenerate with')
-    w.append(f' *   scripts/gen_model.py {service} {out_path}')
-    w.append(' * Format: emu/model.h.  Read by emu/model.c (validation) and api/query.c.')
+    if model_path is None:
+        w.append(f' * GENERATED by scripts/gen_model.py from botocore {bc_version}\'s model')
+        w.append(f' * {source}: facts about the AWS API (request and response shapes,')
+        w.append(' * request constraints, as data), not code.  Do not edit: regenerate with')
+        w.append(f' *   scripts/gen_model.py {service} {out_path}')
+    else:
+        w.append(f' * GENERATED by scripts/gen_model.py from the test model {source}')
+        w.append(' * (request and response shapes, request constraints, as data).')
+        w.append(' * Do not edit: regenerate with')
+        w.append(f' *   scripts/gen_model.py --model {source} {service} {out_path}')
+    w.append(' * Format: emu/model.h.  Read by emu/model.c (validation), api/query.c and')
+    w.append(' * api/xmlout.c.')
     if unchecked:
         w.append(' *')
         w.append(' * Patterns kept for messages but not checked (syntax outside the subset')
@@ -431,13 +507,23 @@ def generate(service, out_path):
         w.append(f'\t{{{c_str(opname)}, {inp}}},')
     w.append('};')
     w.append('')
+    w.append('/* Parallel to ops: output shape and Query result wrapper. */')
+    w.append('static const struct model_result results[] = {')
+    for opname, op in ops:
+        outp = index[op['output']['shape']] if 'output' in op else -1
+        wrapper = c_str(op['output']['resultWrapper']) if 'resultWrapper' in op.get('output', {}) else 'NULL'
+        w.append(f'\t{{{outp}, {wrapper}}}, /* {opname} */')
+    w.append('};')
+    w.append('')
     w.append(f'const struct model_service {symbol} = {{')
     w.append(f'\t.name = {c_str(service)},')
     w.append(f'\t.api_version = {c_str(meta["apiVersion"])},')
+    w.append(f'\t.xml_namespace = {c_str(xml_ns) if protocol == "query" else "NULL"},')
     w.append(f'\t.protocol = {"MODEL_PROTO_QUERY" if protocol == "query" else "MODEL_PROTO_JSON"},')
     w.append(f'\t.flags = {" | ".join(svc_flags) or "0"},')
     w.append('\t.ops = ops,')
     w.append(f'\t.nops = {len(ops)},')
+    w.append('\t.results = results,')
     w.append('\t.shapes = shapes,')
     w.append(f'\t.nshapes = {len(rows)},')
     w.append('\t.members = members,')
@@ -486,6 +572,11 @@ def encode_inst(ins, first, ranges):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) != 3:
-        sys.exit('usage: gen_model.py <botocore service name> <output .c>')
-    generate(sys.argv[1], sys.argv[2])
+    args = sys.argv[1:]
+    model_file = None
+    if len(args) == 4 and args[0] == '--model':
+        model_file = args[1]
+        args = args[2:]
+    if len(args) != 2:
+        sys.exit('usage: gen_model.py [--model service-2.json] <service name> <output .c>')
+    generate(args[0], args[1], model_file)
