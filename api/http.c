@@ -17,6 +17,8 @@
 #include "api/admin.h"
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/authz.h"
+#include "api/iam.h"
 #include "api/jsonreq.h"
 #include "api/query.h"
 #include "api/sigv4.h"
@@ -274,6 +276,52 @@ static const char *resource_of(json_t *in, json_t *out)
 	return NULL;
 }
 
+/*
+ * Authorization of one operation.  Secret-scoped Secrets Manager operations
+ * are authorized by the domain when it resolves the secret (it knows the ARN
+ * and resource policy): they only get call->action set here.  Every other
+ * operation is authorized here, on the resource its input names (IAM users,
+ * roles, policies; the ARN a new secret will have) or "*".
+ */
+static bool sm_dispatch_level(const char *op)
+{
+	static const char *const ops[] = {"ListSecrets", "GetRandomPassword", "BatchGetSecretValue", "CreateSecret",
+	                                  "ValidateResourcePolicy"};
+	for (size_t i = 0; i < ARRAY_LEN(ops); i++)
+		if (strcmp(ops[i], op) == 0)
+			return true;
+	return false;
+}
+
+static int authorize_op(struct emu_call *call, const char *signing, const struct api_op *op, json_t *in,
+                        struct emu_err *e)
+{
+	/* GetCallerIdentity needs no permission; even an explicit Deny does not block it. */
+	if (strcmp(op->iam_action, "sts:GetCallerIdentity") == 0)
+		return 0;
+	char res[1200] = "*";
+	const char *v;
+	if (strcmp(signing, "secretsmanager") == 0) {
+		if (!sm_dispatch_level(op->name)) {
+			call->action = op->iam_action;
+			return 0;
+		}
+		if (strcmp(op->name, "CreateSecret") == 0 && (v = json_string_value(json_object_get(in, "Name"))))
+			snprintf(res, sizeof res, "arn:aws:secretsmanager:%s:%s:secret:%.512s", call->region, call->account, v);
+	} else if (strcmp(signing, "iam") == 0) {
+		if ((v = json_string_value(json_object_get(in, "PolicyArn"))))
+			snprintf(res, sizeof res, "%.1100s", v);
+		else if ((v = json_string_value(json_object_get(in, "RoleName"))))
+			snprintf(res, sizeof res, "arn:aws:iam::%s:role/%.128s", call->account, v);
+		else if ((v = json_string_value(json_object_get(in, "UserName"))))
+			snprintf(res, sizeof res, "arn:aws:iam::%s:user/%.128s", call->account, v);
+	} else if (strcmp(signing, "sts") == 0) {
+		if ((v = json_string_value(json_object_get(in, "RoleArn"))))
+			snprintf(res, sizeof res, "%.1100s", v);
+	}
+	return authz_check(call, op->iam_action, res, NULL, NULL, e);
+}
+
 static int handle_json(struct http_server *h, struct MHD_Connection *c, struct req *r, const char *method,
                        struct sigv4_request *sreq, const char *target)
 {
@@ -289,6 +337,7 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 	memset(&who, 0, sizeof who);
 	json_t *in = NULL, *out = NULL;
 	const struct api_op *op = NULL;
+	char ip[64];
 	int rc;
 
 	if (strcmp(method, "POST") != 0) {
@@ -321,8 +370,9 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 		.access_key_id = who.access_key_id,
 		.request_id = r->id,
 		.now = clock_now(),
+		.source_ip = peer_ip(c, ip, sizeof ip),
 	};
-	if (op->fn(&call, in, &out, &e) < 0)
+	if (authorize_op(&call, svc->signing, op, in, &e) < 0 || op->fn(&call, in, &out, &e) < 0)
 		goto fail;
 	if (!out)
 		out = json_object();
@@ -363,6 +413,7 @@ struct query_service {
 
 static const struct query_service query_services[] = {
 	{"sts", sts_op_find, &model_sts},
+	{"iam", iam_op_find, &model_iam},
 };
 
 static const struct query_service *query_service_of(const char *signing)
@@ -388,6 +439,7 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	char what[160] = "?";
 	json_t *in = NULL, *out = NULL;
 	const struct api_op *op = NULL;
+	char ip[64];
 
 	if (r->too_large) {
 		emu_err_set(&e, ERR_REQUEST_TOO_LARGE, NULL);
@@ -428,8 +480,9 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 		.access_key_id = who.access_key_id,
 		.request_id = r->id,
 		.now = clock_now(),
+		.source_ip = peer_ip(c, ip, sizeof ip),
 	};
-	if (op->fn(&call, in, &out, &e) < 0)
+	if (authorize_op(&call, svc->signing, op, in, &e) < 0 || op->fn(&call, in, &out, &e) < 0)
 		goto fail;
 	if (!out)
 		out = json_object();

@@ -17,6 +17,11 @@ struct emu_call {
 	const char *access_key_id;
 	const char *request_id;
 	double now;                /* domain clock at the start of the call */
+	const char *source_ip;     /* caller's address (NULL when not over the network) */
+	/* IAM action of a secret-scoped operation: domain lookups authorize it
+	 * against the resource they resolve (NULL: authorized by the dispatcher,
+	 * or an internal call such as a fixture). */
+	const char *action;
 };
 
 #endif

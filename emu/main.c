@@ -5,6 +5,7 @@
  * may call api/ (and later wire/).
  */
 #include "api/auth.h"
+#include "api/authz.h"
 #include "api/http.h"
 #include "emu/audit.h"
 #include "emu/clock.h"
@@ -75,6 +76,7 @@ static int app_reset(void *ud, struct emu_err *err)
 	if (store_reset(a->store, err) < 0)
 		return -1;
 	auth_cache_clear();
+	authz_cache_clear();
 	clock_set_offset(0);
 	if (auth_seed_builtin(a->store, &a->cfg, err) < 0 || load_startup_fixtures(a, err) < 0)
 		return -1;
@@ -149,6 +151,8 @@ static int serve(int argc, char **argv)
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;
 	}
+	static const struct secrets_hooks hooks = {.authorize = authz_secret};
+	secrets_set_hooks(&hooks);
 	if (auth_seed_builtin(a.store, &a.cfg, &err) < 0 || load_startup_fixtures(&a, &err) < 0) {
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;
@@ -199,6 +203,7 @@ out:
 	if (a.store)
 		audit_flush(a.store);
 	audit_shutdown();
+	authz_cache_clear();
 	if (a.sigfd >= 0)
 		close(a.sigfd);
 	loop_free(a.loop);

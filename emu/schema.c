@@ -128,6 +128,75 @@ static const char *const migrations[] = {
 	"  reason TEXT"
 	");"
 	"CREATE INDEX audit_by_account_time ON audit_events(account, region, time);",
+	/* 3: IAM (emu/iam*.c owns these tables; long-term keys live in access_keys,
+	 * AWS managed policies are static data in emu/iam_managed.c) */
+	"CREATE TABLE iam_principals ("      /* users and roles */
+	"  id INTEGER PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"           /* 1 user, 2 role */
+	"  account TEXT NOT NULL,"
+	"  name TEXT NOT NULL COLLATE NOCASE," /* unique per kind whatever the case */
+	"  path TEXT NOT NULL,"
+	"  unique_id TEXT NOT NULL UNIQUE,"  /* AIDA... / AROA... */
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  boundary TEXT,"                   /* PermissionsBoundary policy ARN */
+	"  trust_policy TEXT,"               /* roles: AssumeRolePolicyDocument */
+	"  description TEXT,"                /* roles */
+	"  max_session INTEGER,"             /* roles: MaxSessionDuration */
+	"  last_used REAL,"                  /* roles: RoleLastUsed */
+	"  last_used_region TEXT,"
+	"  UNIQUE(account, kind, name)"
+	");"
+	"CREATE TABLE iam_policies ("        /* customer managed policies */
+	"  id INTEGER PRIMARY KEY,"
+	"  account TEXT NOT NULL,"
+	"  name TEXT NOT NULL COLLATE NOCASE,"
+	"  path TEXT NOT NULL,"
+	"  unique_id TEXT NOT NULL UNIQUE,"  /* ANPA... */
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  description TEXT,"
+	"  created REAL NOT NULL,"
+	"  updated REAL NOT NULL,"
+	"  default_version TEXT NOT NULL,"
+	"  next_version INTEGER NOT NULL,"   /* version ids are never reused */
+	"  UNIQUE(account, name)"
+	");"
+	"CREATE TABLE iam_policy_versions ("
+	"  policy INTEGER NOT NULL REFERENCES iam_policies(id) ON DELETE CASCADE,"
+	"  version TEXT NOT NULL,"           /* v1, v2, ... */
+	"  document TEXT NOT NULL,"
+	"  created REAL NOT NULL,"
+	"  PRIMARY KEY(policy, version)"
+	");"
+	"CREATE TABLE iam_inline ("          /* inline policies of users and roles */
+	"  principal INTEGER NOT NULL REFERENCES iam_principals(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  document TEXT NOT NULL,"
+	"  PRIMARY KEY(principal, name)"
+	");"
+	"CREATE TABLE iam_attached ("        /* managed policies attached to users and roles */
+	"  id INTEGER PRIMARY KEY,"          /* attachment order */
+	"  principal INTEGER NOT NULL REFERENCES iam_principals(id) ON DELETE CASCADE,"
+	"  account TEXT NOT NULL,"
+	"  policy_arn TEXT NOT NULL,"        /* customer (iam_policies.arn) or AWS managed */
+	"  UNIQUE(principal, policy_arn)"
+	");"
+	"CREATE INDEX iam_attached_by_policy ON iam_attached(policy_arn, account);"
+	"CREATE TABLE iam_tags ("
+	"  kind INTEGER NOT NULL,"           /* 1 user, 2 role (iam_principals), 3 policy (iam_policies) */
+	"  owner INTEGER NOT NULL,"
+	"  norm TEXT NOT NULL,"              /* the key, case-folded for users and roles */
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  ord INTEGER NOT NULL,"
+	"  PRIMARY KEY(kind, owner, norm)"
+	");"
+	"CREATE TABLE iam_key_usage ("       /* GetAccessKeyLastUsed */
+	"  access_key_id TEXT PRIMARY KEY,"
+	"  last_used REAL NOT NULL,"
+	"  service TEXT NOT NULL,"
+	"  region TEXT NOT NULL"
+	");",
 };
 
 int schema_count(void) { return (int)ARRAY_LEN(migrations); }

@@ -419,7 +419,7 @@ char *secrets_arn_in_region(const char *arn, const char *region)
 	return r ? r : util_strdup(arn);
 }
 
-int secrets_find(struct emu_call *call, const char *id, struct sm_secret *out, struct emu_err *err)
+static int find_row(struct emu_call *call, const char *id, struct sm_secret *out, struct emu_err *err)
 {
 	struct store *s = call->store;
 	memset(out, 0, sizeof *out);
@@ -486,6 +486,41 @@ int secrets_find(struct emu_call *call, const char *id, struct sm_secret *out, s
 		return -1;
 	if (rc == 0)
 		return emu_err_set(err, ERR_SM_RESOURCE_NOT_FOUND, SM_MSG_NOT_FOUND);
+	return 0;
+}
+
+/*
+ * Resolves SecretId and, when the request carries an IAM action
+ * (call->action, set by the dispatcher for secret-scoped operations),
+ * authorizes it against the secret's ARN and resource policy.  For a secret
+ * that does not exist, a caller not allowed on the ARN the name would have
+ * gets AccessDenied rather than learning that the secret is absent, as AWS
+ * evaluates the request before looking the secret up.
+ */
+int secrets_find(struct emu_call *call, const char *id, struct sm_secret *out, struct emu_err *err)
+{
+	if (find_row(call, id, out, err) < 0) {
+		if (err->code == ERR_SM_RESOURCE_NOT_FOUND && call->action && hooks.authorize && id && *id) {
+			struct emu_err e2;
+			emu_err_clear(&e2);
+			char arn[2300];
+			if (util_has_prefix(id, "arn:"))
+				snprintf(arn, sizeof arn, "%s", id);
+			else
+				snprintf(arn, sizeof arn, "arn:aws:secretsmanager:%s:%s:secret:%s", call->region, call->account, id);
+			if (hooks.authorize(call, call->action, arn, NULL, NULL, &e2) < 0) {
+				*err = e2;
+				return -1;
+			}
+		}
+		return -1;
+	}
+	if (call->action && hooks.authorize &&
+	    hooks.authorize(call, call->action, out->arn, out->account, out->resource_policy, err) < 0) {
+		secrets_row_free(out);
+		memset(out, 0, sizeof *out);
+		return -1;
+	}
 	return 0;
 }
 

@@ -61,7 +61,8 @@ struct secrets_hooks {
 	/* May the caller perform action on resource_arn?  Used where one call
 	 * touches several secrets (BatchGetSecretValue needs GetSecretValue on
 	 * each; its failures go to Errors[] instead of failing the call). */
-	int (*authorize)(struct emu_call *call, const char *action, const char *resource_arn, struct emu_err *err);
+	int (*authorize)(struct emu_call *call, const char *action, const char *resource_arn,
+	                 const char *resource_account, const char *resource_policy, struct emu_err *err);
 };
 void secrets_set_hooks(const struct secrets_hooks *h);
 
