@@ -78,8 +78,26 @@ static enum iam_principal_type ptype_of(const char *arn)
 static const char allow_all[] = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
                                 "\"Resource\":\"*\"}]}";
 
-int authz_check(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
-                const char *resource_policy, struct emu_err *err)
+/* The session policy and role of a temporary key (NULLs for other keys). */
+static void session_of(struct emu_call *call, char **policy, char **role_arn)
+{
+	*policy = *role_arn = NULL;
+	if (!call->access_key_id || !util_has_prefix(call->access_key_id, "ASIA"))
+		return;
+	sqlite3_stmt *st = store_prep(call->store, "SELECT session_policy, role_arn FROM access_keys WHERE access_key_id = ?1");
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, call->access_key_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *p = store_col_text(st, 0), *r = store_col_text(st, 1);
+		*policy = p ? util_strdup(p) : NULL;
+		*role_arn = r ? util_strdup(r) : NULL;
+	}
+	sqlite3_reset(st);
+}
+
+static int evaluate(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
+                    const char *resource_policy, enum iam_policy_kind rkind, struct emu_err *err)
 {
 	const char *racct = resource_account ? resource_account : call->account;
 	/* Fast path, no store access: root in its own account, nothing that could deny. */
@@ -89,14 +107,11 @@ int authz_check(struct emu_call *call, const char *action, const char *resource,
 	int kind = iam_principal_policies(call->store, call->principal_arn, &docs, err);
 	if (kind < 0)
 		return -1;
-	const struct iam_policy *ids[MAX_DOCS];
-	size_t nids = 0;
+	const struct iam_policy *ids[MAX_DOCS], *sess[1];
+	size_t nids = 0, nsess = 0;
+	char *spolicy = NULL, *role_arn = NULL;
 	int rc = -1;
 	if (kind == IAM_DOCS_ROOT) {
-		if (strcmp(racct, call->account) == 0 && !resource_policy) {
-			json_decref(docs);
-			return 0; /* root, own account, nothing that could deny */
-		}
 		if (strcmp(racct, call->account) == 0) {
 			const struct iam_policy *p = compiled(allow_all, IAM_POLICY_IDENTITY, err);
 			if (!p)
@@ -121,10 +136,17 @@ int authz_check(struct emu_call *call, const char *action, const char *resource,
 			ids[nids++] = p;
 		}
 	}
+	session_of(call, &spolicy, &role_arn);
+	if (spolicy) {
+		struct emu_err perr;
+		const struct iam_policy *p = compiled(spolicy, IAM_POLICY_SESSION, &perr);
+		if (p)
+			sess[nsess++] = p;
+	}
 	const struct iam_policy *res = NULL;
 	if (resource_policy && *resource_policy) {
 		struct emu_err perr;
-		res = compiled(resource_policy, IAM_POLICY_RESOURCE, &perr);
+		res = compiled(resource_policy, rkind, &perr);
 		if (!res)
 			log_warn("authz", "resource policy of %s does not compile: %s", resource, perr.msg);
 	}
@@ -135,12 +157,14 @@ int authz_check(struct emu_call *call, const char *action, const char *resource,
 		.ptype = ptype_of(call->principal_arn),
 		.principal_arn = call->principal_arn,
 		.principal_account = call->account,
+		.role_arn = role_arn,
 		.userid = call->user_id,
 		.source_ip = call->source_ip,
 		.secure_transport = 1,
 		.now = call->now,
 	};
-	struct iam_eval_input in = {.rq = &rq, .identity = ids, .nidentity = nids, .resource = res};
+	struct iam_eval_input in = {.rq = &rq, .identity = ids, .nidentity = nids, .session = sess, .nsession = nsess,
+	                            .resource = res, .resource_required = rkind == IAM_POLICY_TRUST};
 	struct iam_result r;
 	iam_policy_evaluate(&in, &r);
 	if (r.decision == IAM_ALLOW) {
@@ -151,8 +175,30 @@ int authz_check(struct emu_call *call, const char *action, const char *resource,
 		emu_err_set(err, ERR_ACCESS_DENIED, "%s", msg);
 	}
 out:
+	free(spolicy);
+	free(role_arn);
 	json_decref(docs);
 	return rc;
+}
+
+int authz_check(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
+                const char *resource_policy, struct emu_err *err)
+{
+	return evaluate(call, action, resource, resource_account, resource_policy, IAM_POLICY_RESOURCE, err);
+}
+
+int authz_may_assume(struct emu_call *call, const struct iam_role *role, const char *session_policy,
+                     struct emu_err *err)
+{
+	if (session_policy) {
+		struct iam_policy *p;
+		if (iam_policy_parse(session_policy, strlen(session_policy), IAM_POLICY_SESSION, &p, err) < 0)
+			return -1;
+		iam_policy_free(p);
+	}
+	/* The trust policy must allow the caller, even in the role's own account. */
+	return evaluate(call, "sts:AssumeRole", role->arn, role->account, role->trust_policy ? role->trust_policy : "",
+	                IAM_POLICY_TRUST, err);
 }
 
 int authz_secret(struct emu_call *call, const char *action, const char *secret_arn, const char *secret_account,

@@ -17,6 +17,11 @@ int authz_check(struct emu_call *call, const char *action, const char *resource,
 /* The Secrets Manager domain's authorize hook. */
 int authz_secret(struct emu_call *call, const char *action, const char *secret_arn, const char *secret_account,
                  const char *resource_policy, struct emu_err *err);
+struct iam_role;
+/* STS's hook: the role's trust policy and the caller's policies allow
+ * sts:AssumeRole; a session policy must compile. */
+int authz_may_assume(struct emu_call *call, const struct iam_role *role, const char *session_policy,
+                     struct emu_err *err);
 /* Drops compiled policies (after reset). */
 void authz_cache_clear(void);
 

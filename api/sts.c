@@ -16,12 +16,15 @@
 
 #define OP(name, fn, write) {#name, fn, "sts:" #name, write}
 
+/* Sorted by name: sts_op_find searches it by bisection. */
 const struct api_op sts_ops[] = {
 	/* Needs no permission: an explicit Deny on sts:GetCallerIdentity does
 	 * not block it (aws-behaviour.md 6.2).  The dispatcher must skip the
 	 * authorization step for it (the action is kept for logs and for an
 	 * "auth free" flag when struct api_op gains one). */
+	OP(AssumeRole, sts_assume_role, true),
 	OP(GetCallerIdentity, sts_get_caller_identity, false),
+	OP(GetSessionToken, sts_get_session_token, true),
 };
 
 const size_t sts_ops_count = sizeof sts_ops / sizeof sts_ops[0];

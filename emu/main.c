@@ -16,6 +16,7 @@
 #include "emu/rotation.h"
 #include "emu/secrets.h"
 #include "emu/store.h"
+#include "emu/sts.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -153,6 +154,8 @@ static int serve(int argc, char **argv)
 	}
 	static const struct secrets_hooks hooks = {.authorize = authz_secret};
 	secrets_set_hooks(&hooks);
+	static const struct sts_hooks shooks = {.may_assume = authz_may_assume};
+	sts_set_hooks(&shooks);
 	if (auth_seed_builtin(a.store, &a.cfg, &err) < 0 || load_startup_fixtures(&a, &err) < 0) {
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;

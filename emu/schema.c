@@ -197,6 +197,9 @@ static const char *const migrations[] = {
 	"  service TEXT NOT NULL,"
 	"  region TEXT NOT NULL"
 	");",
+	/* 4: temporary credentials of STS sessions (emu/sts.c) */
+	"ALTER TABLE access_keys ADD COLUMN session_policy TEXT;"   /* AssumeRole's inline Policy */
+	"ALTER TABLE access_keys ADD COLUMN role_arn TEXT;",        /* role of an assumed-role session */
 };
 
 int schema_count(void) { return (int)ARRAY_LEN(migrations); }

@@ -22,4 +22,24 @@
  */
 int sts_get_caller_identity(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err);
 
+/*
+ * AssumeRole: temporary ASIA credentials for a role session, after the
+ * role's trust policy (and, through the hook, the caller's identity
+ * policies) allow the caller.  The session's key, secret, token, expiry,
+ * role and session policy are stored in access_keys, so SigV4 verification
+ * and authorization treat them like any key; expired ones answer
+ * ExpiredToken.  GetSessionToken: the same for the caller's own identity.
+ */
+int sts_assume_role(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err);
+int sts_get_session_token(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err);
+
+struct iam_role;
+/* Set by the process: may the caller assume `role` (trust policy + the
+ * caller's own policies)?  0 or -1 with AccessDenied. */
+struct sts_hooks {
+	int (*may_assume)(struct emu_call *call, const struct iam_role *role, const char *session_policy,
+	                  struct emu_err *err);
+};
+void sts_set_hooks(const struct sts_hooks *h);
+
 #endif
