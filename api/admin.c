@@ -5,6 +5,7 @@
  *   GET  /_rdsemu/health               200 {"status":"ok",...} once serving
  *   POST /_rdsemu/reset                wipe state, re-seed, reload start-up fixtures
  *   POST /_rdsemu/fixtures             load the fixture document in the body
+ *   POST /_rdsemu/token/explain        why an RDS IAM auth token would be accepted or refused, check by check
  *   GET  /_rdsemu/audit                the newest 1000 audit events, CloudTrail records as JSON lines
  *   GET  /_rdsemu/clock                {"now":..., "offset_seconds":...}
  *   POST /_rdsemu/clock                {"offset_seconds": N} or {"advance_seconds": N}
@@ -15,6 +16,7 @@
 #include "api/admin.h"
 
 #include "api/auth.h"
+#include "api/tokencheck.h"
 #include "emu/audit.h"
 #include "emu/clock.h"
 #include "emu/log.h"
@@ -106,6 +108,24 @@ void admin_handle(struct http_env *env, const char *method, const char *path, co
 		}
 		auth_cache_clear();
 		put_json(out, json_pack("{s:s}", "status", "ok"));
+		return;
+	}
+	if (strcmp(path, "/_rdsemu/token/explain") == 0) {
+		if (!post)
+			goto method;
+		json_t *req = parse_body(body, len, status, out);
+		if (!req)
+			return;
+		json_t *res = NULL;
+		struct emu_err e;
+		emu_err_clear(&e);
+		int rc = tokencheck_explain(env->store, env->cfg, req, &res, &e);
+		json_decref(req);
+		if (rc < 0) {
+			fail(out, status, 400, emu_err_json_type(e.code), e.msg);
+			return;
+		}
+		put_json(out, res);
 		return;
 	}
 	if (strcmp(path, "/_rdsemu/audit") == 0) {

@@ -17,6 +17,7 @@
 #include "emu/secrets.h"
 #include "emu/store.h"
 #include "emu/sts.h"
+#include "wire/token.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -47,6 +48,7 @@ static void usage(void)
 	      "\n"
 	      "Usage:\n"
 	      "  rdsemu serve [options]   start the emulator (see: rdsemu serve --help)\n"
+	      "  rdsemu token [options]   print an RDS IAM auth token (see: rdsemu token --help)\n"
 	      "  rdsemu version           print the version\n"
 	      "  rdsemu help              this text\n"
 	      "\n"
@@ -217,6 +219,94 @@ out:
 	return status;
 }
 
+static void token_usage(void)
+{
+	fputs("Usage: rdsemu token --host HOST --user USER [--port N] [--region R]\n"
+	      "                    [--access-key-id K --secret-access-key S [--session-token T]] [--expires S]\n"
+	      "\n"
+	      "Prints an RDS IAM database authentication token, the same string\n"
+	      "`aws rds generate-db-auth-token` makes (a SigV4 presigned URL for rds-db,\n"
+	      "valid 15 minutes), for shells without an AWS SDK.  Made offline; rdsemu\n"
+	      "need not run.  Credentials and region default to AWS_ACCESS_KEY_ID,\n"
+	      "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION/AWS_DEFAULT_REGION;\n"
+	      "the port defaults to 5432.\n"
+	      "\n"
+	      "  PGPASSWORD=$(rdsemu token --host db.example --user app) psql \"host=db.example user=app sslmode=require\"\n",
+	      stdout);
+}
+
+static int cmd_token(int argc, char **argv)
+{
+	const char *host = NULL, *user = NULL, *region = NULL, *akid = getenv("AWS_ACCESS_KEY_ID");
+	const char *secret = getenv("AWS_SECRET_ACCESS_KEY"), *session = getenv("AWS_SESSION_TOKEN");
+	long port = 5432, expires = 900;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			token_usage();
+			return 0;
+		}
+		if (!v || strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "rdsemu token: bad argument '%s' (see rdsemu token --help)\n", a);
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--host") == 0 || strcmp(a, "--hostname") == 0)
+			host = v;
+		else if (strcmp(a, "--user") == 0 || strcmp(a, "--username") == 0)
+			user = v;
+		else if (strcmp(a, "--region") == 0)
+			region = v;
+		else if (strcmp(a, "--access-key-id") == 0)
+			akid = v;
+		else if (strcmp(a, "--secret-access-key") == 0)
+			secret = v;
+		else if (strcmp(a, "--session-token") == 0)
+			session = v;
+		else if (strcmp(a, "--port") == 0)
+			port = strtol(v, NULL, 10);
+		else if (strcmp(a, "--expires") == 0)
+			expires = strtol(v, NULL, 10);
+		else {
+			fprintf(stderr, "rdsemu token: unknown option '%s' (see rdsemu token --help)\n", a);
+			return 2;
+		}
+	}
+	if (!region)
+		region = getenv("AWS_REGION");
+	if (!region)
+		region = getenv("AWS_DEFAULT_REGION");
+	if (!region)
+		region = "us-east-1";
+	if (!host || !user) {
+		fputs("rdsemu token: --host and --user are required (see rdsemu token --help)\n", stderr);
+		return 2;
+	}
+	if (!akid || !secret) {
+		fputs("rdsemu token: no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or pass "
+		      "--access-key-id/--secret-access-key\n",
+		      stderr);
+		return 2;
+	}
+	if (port < 1 || port > 65535 || expires < 1 || expires > 900) {
+		fputs("rdsemu token: --port must be 1-65535 and --expires 1-900\n", stderr);
+		return 2;
+	}
+	struct buf out;
+	buf_init(&out, TOKEN_MAX_LEN);
+	struct emu_err err;
+	emu_err_clear(&err);
+	if (token_generate(host, (int)port, user, region, akid, secret, session && *session ? session : NULL,
+	                   clock_wall(), (int)expires, &out, &err) < 0) {
+		fprintf(stderr, "rdsemu token: %s\n", err.msg);
+		buf_free_secret(&out);
+		return 2;
+	}
+	puts(buf_cstr(&out));
+	buf_free_secret(&out);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -229,6 +319,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return serve(argc - 2, argv + 2);
+	if (strcmp(argv[1], "token") == 0)
+		return cmd_token(argc - 2, argv + 2);
 	fprintf(stderr, "rdsemu: unknown command '%s'\n\n", argv[1]);
 	usage();
 	return 2;

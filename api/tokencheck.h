@@ -1,0 +1,23 @@
+/*
+ * RDS IAM auth tokens against the store: key lookup (including temporary
+ * keys and permissive mode), the pure verifier (wire/token.c), then
+ * rds-db:connect on arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE-ID/USER.
+ * Used by the admin explain endpoint now and by the database front-ends.
+ */
+#ifndef API_TOKENCHECK_H
+#define API_TOKENCHECK_H
+
+#include "emu/config.h"
+#include "emu/err.h"
+
+#include <jansson.h>
+
+struct store;
+
+/* Body: {"token", "user", "region"?, "hosts"?: [..], "port"?, "resource_id"?}.
+ * Answers {"accepted", "reason", "checks": [{check, passed, detail}],
+ * "principal", "resource", "authorization": {...}} — every check is run and
+ * explained, the token itself never echoed. */
+int tokencheck_explain(struct store *s, const struct emu_config *cfg, json_t *req, json_t **out, struct emu_err *err);
+
+#endif
