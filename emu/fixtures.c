@@ -6,6 +6,8 @@
  */
 #include "emu/fixtures.h"
 
+#include "emu/iam.h"
+
 #include "emu/call.h"
 #include "emu/clock.h"
 #include "emu/log.h"
@@ -51,7 +53,7 @@ static bool is_account(const char *a)
 
 static int load_accounts(struct store *s, json_t *arr, struct emu_err *err)
 {
-	static const char *const acct_keys[] = {"id", "alias", "access_keys", NULL};
+	static const char *const acct_keys[] = {"id", "alias", "access_keys", "iam", NULL};
 	static const char *const key_keys[] = {"access_key_id", "secret_access_key", NULL};
 	size_t i, j;
 	json_t *a, *k;
@@ -97,6 +99,9 @@ static int load_accounts(struct store *s, json_t *arr, struct emu_err *err)
 			if (sqlite3_step(st) != SQLITE_DONE)
 				return store_fail(s, err);
 		}
+		json_t *iam = json_object_get(a, "iam");
+		if (iam && iam_fixture_load(s, id, iam, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -217,7 +222,7 @@ static int load_secrets(struct store *s, const struct fixture_defaults *d, json_
 
 int fixtures_load_doc(struct store *s, const struct fixture_defaults *d, json_t *doc, struct emu_err *err)
 {
-	static const char *const top[] = {"accounts", "lambdas", "secrets", "description", "$schema", NULL};
+	static const char *const top[] = {"accounts", "iam", "lambdas", "secrets", "description", "$schema", NULL};
 	if (!json_is_object(doc))
 		return emu_err_set(err, ERR_VALIDATION, "fixture: the document must be a JSON object");
 	if (check_keys(doc, "document", top, err) < 0)
@@ -228,6 +233,8 @@ int fixtures_load_doc(struct store *s, const struct fixture_defaults *d, json_t 
 	int rc = 0;
 	if ((v = json_object_get(doc, "accounts")))
 		rc = load_accounts(s, v, err);
+	if (rc == 0 && (v = json_object_get(doc, "iam")))
+		rc = iam_fixture_load(s, d->account, v, err);
 	if (rc == 0 && (v = json_object_get(doc, "lambdas")))
 		rc = load_lambdas(s, d, v, err);
 	if (rc == 0 && (v = json_object_get(doc, "secrets")))

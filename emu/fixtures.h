@@ -3,6 +3,8 @@
  *
  *   {"accounts": [{"id": "111111111111", "alias": "prod",
  *                  "access_keys": [{"access_key_id": "AKIA...", "secret_access_key": "..."}]}],
+ *    "iam":      {"users": [...], "roles": [...], "policies": [...]}   (the default account;
+ *                 accounts[].iam for others; format in emu/iam.h, iam_fixture_load)
  *    "lambdas":  [{"arn": "arn:aws:lambda:us-east-1:000000000000:function:rotate",
  *                  "command": ["python3", "scripts/lambda_shim.py", "examples/rotation/lambda_function.py"],
  *                  "env": {"K": "V"}, "timeout": 30}],
