@@ -309,10 +309,10 @@ static void check_resource(struct chk *c, const char *r)
 			}
 			q = e ? e + 1 : NULL;
 		}
-		char raw[208], pa[208], b[208], b2[208];
+		char raw[208], pa[208], b[400], b2[208];
 		snprintf(raw, sizeof raw, "%.*s", (int)(plen > 60 ? 60 : plen), part);
 		clean(raw, pa);
-		snprintf(b, sizeof b, "arn:%s:%.*s:%.*s:%.*s:%.*s", pa, (int)(fl[0] > 40 ? 40 : fl[0]), f[0],
+		snprintf(b, sizeof b, "arn:%.64s:%.*s:%.*s:%.*s:%.*s", pa, (int)(fl[0] > 40 ? 40 : fl[0]), f[0],
 		         (int)(fl[1] > 40 ? 40 : fl[1]), f[1], (int)(fl[2] > 40 ? 40 : fl[2]), f[2],
 		         (int)(fl[3] > 60 ? 60 : fl[3]), f[3]);
 		fail(c, ST_RESFMT, "Partition \"%s\" is not valid for resource \"%s\".", pa, clean(b, b2));

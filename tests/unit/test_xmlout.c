@@ -590,7 +590,9 @@ static void test_get_caller_identity(void)
 	ok(!sts_op_find("GetCallerIdentityX", 18) && !sts_op_find("GetCallerIdentit", 16) && !sts_op_find("", 0),
 	   "no prefix or extension matches");
 	ok(sts_op_find("GetCallerIdentityX", 17) == op, "name by length");
-	ok(!sts_op_find("AssumeRole", 10), "AssumeRole not implemented yet");
+	ok(sts_op_find("AssumeRole", 10) && strcmp(sts_op_find("AssumeRole", 10)->iam_action, "sts:AssumeRole") == 0,
+	   "AssumeRole found by bisection");
+	ok(sts_op_find("GetSessionToken", 15) && !sts_op_find("AssumeRol", 9), "GetSessionToken found, prefixes not");
 	for (size_t i = 0; i + 1 < sts_ops_count; i++)
 		ok(strcmp(sts_ops[i].name, sts_ops[i + 1].name) < 0, "sts ops sorted at %zu", i);
 	for (size_t i = 0; i < sts_ops_count; i++)
