@@ -5,8 +5,10 @@ The request is signed by botocore now, with the given credentials, so it is
 exactly what an SDK sends; the server verifies the signature on every replay
 (the JSON APIs accept a signature for 5 minutes, which covers one run).
 Usage: wrk_request.py ENDPOINT SECRET_ID OUT.lua [ACCESS_KEY SECRET_KEY REGION]
+(AWS_SESSION_TOKEN in the environment signs with temporary credentials.)
 """
 import json
+import os
 import sys
 
 from botocore.auth import SigV4Auth
@@ -19,7 +21,7 @@ body = json.dumps({"SecretId": secret_id})
 req = AWSRequest(method="POST", url=endpoint + "/", data=body,
                  headers={"Content-Type": "application/x-amz-json-1.1",
                           "X-Amz-Target": "secretsmanager.GetSecretValue"})
-SigV4Auth(Credentials(ak, sk), "secretsmanager", region).add_auth(req)
+SigV4Auth(Credentials(ak, sk, os.environ.get("AWS_SESSION_TOKEN") or None), "secretsmanager", region).add_auth(req)
 
 
 def lua(s):
