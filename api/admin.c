@@ -73,7 +73,8 @@ void admin_handle(struct http_env *env, const char *method, const char *path, co
 	if (strcmp(path, "/_rdsemu/health") == 0 || strcmp(path, "/_localstack/health") == 0) {
 		if (!get && strcmp(method, "HEAD") != 0)
 			goto method;
-		json_t *svc = json_pack("{s:s}", "secretsmanager", "running");
+		json_t *svc = json_pack("{s:s,s:s,s:s,s:s}", "secretsmanager", "running", "sts", "running", "iam", "running",
+		                         "cloudtrail", "running");
 		if (strcmp(path, "/_localstack/health") == 0) {
 			put_json(out, json_pack("{s:o,s:s,s:s}", "services", svc, "edition", "rdsemu", "version", "0.1.0"));
 			return;

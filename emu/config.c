@@ -21,8 +21,8 @@ void config_usage_serve(void)
 {
 	fputs("Usage: rdsemu serve [options]\n"
 	      "\n"
-	      "Starts the emulator: every AWS API (Secrets Manager now; STS, IAM, KMS, RDS as they land)\n"
-	      "on one HTTP port, state in SQLite.\n"
+	      "Starts the emulator: every AWS API (Secrets Manager, STS, IAM, CloudTrail LookupEvents;\n"
+	      "KMS and RDS as they land) on one HTTP port, state in SQLite.\n"
 	      "\n"
 	      "Options (each also from a config file key of the same name, or RDSEMU_<NAME> in the\n"
 	      "environment, upper-case with '-' as '_'; flags win over the environment, which wins\n"

@@ -43,8 +43,9 @@ struct app {
 static void usage(void)
 {
 	fputs("rdsemu " RDSEMU_VERSION " - a local emulator of the AWS path from Lambda to RDS:\n"
-	      "Secrets Manager (and, as they land, STS, IAM, KMS, the RDS control plane and the\n"
-	      "RDS Proxy data plane), answering unmodified AWS SDKs and the AWS CLI.\n"
+	      "Secrets Manager, STS, IAM with policy evaluation, RDS IAM auth tokens (and, as they\n"
+	      "land, KMS, the RDS control plane and the RDS Proxy data plane), answering unmodified\n"
+	      "AWS SDKs and the AWS CLI.\n"
 	      "\n"
 	      "Usage:\n"
 	      "  rdsemu serve [options]   start the emulator (see: rdsemu serve --help)\n"
