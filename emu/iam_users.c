@@ -262,7 +262,7 @@ static int delete_user(struct emu_call *call, json_t *in, json_t **out, struct e
 	struct iam_entity e;
 	if (iam_entity_find(call->store, call->account, IAM_KIND_USER, name, &e, err) < 0)
 		return -1;
-	long long keys, inl, att;
+	long long keys = 0, inl = 0, att = 0;
 	int rc = -1;
 	if (long_term_keys(call, e.unique_id, &keys, err) < 0 ||
 	    iam_entity_policy_counts(call->store, e.id, &inl, &att, err) < 0)
@@ -321,7 +321,7 @@ int iam_key_insert(struct emu_call *call, const struct iam_entity *e, const char
 		return emu_err_set(err, ERR_VALIDATION,
 		                   "1 validation error detected: Value at 'secretAccessKey' failed to satisfy constraint: "
 		                   "Member must be 1-128 printable characters");
-	long long n;
+	long long n = 0;
 	if (long_term_keys(call, owner_id, &n, err) < 0)
 		return -1;
 	if (n >= IAM_KEYS_PER_USER)
