@@ -37,4 +37,9 @@ const struct api_op *ct_op_find(const char *name, size_t len);
 extern const struct api_op ct_ops[];
 extern const size_t ct_ops_count;
 
+/* KMS (api/kms.c). */
+const struct api_op *kms_op_find(const char *name, size_t len);
+extern const struct api_op kms_ops[];
+extern const size_t kms_ops_count;
+
 #endif

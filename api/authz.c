@@ -96,8 +96,43 @@ static void session_of(struct emu_call *call, char **policy, char **role_arn)
 	sqlite3_reset(st);
 }
 
+#define MAX_CTX 64
+#define MAX_CTX_VALUES 256
+
+/* Condition keys: the request's (call->cond) then the resource's (rcond),
+ * flattened into the evaluator's form; strings point into the JSON. */
+struct ctx_buf {
+	struct iam_ctx_entry e[MAX_CTX];
+	const char *v[MAX_CTX_VALUES];
+	size_t ne, nv;
+};
+
+static void ctx_add(struct ctx_buf *cb, json_t *obj)
+{
+	const char *k;
+	json_t *vals;
+	json_object_foreach(obj, k, vals) {
+		if (cb->ne == MAX_CTX || !json_is_array(vals))
+			continue;
+		size_t start = cb->nv, i;
+		json_t *v;
+		json_array_foreach(vals, i, v) if (json_is_string(v) && cb->nv < MAX_CTX_VALUES) cb->v[cb->nv++] =
+			json_string_value(v);
+		cb->e[cb->ne++] = (struct iam_ctx_entry){k, cb->v + start, cb->nv - start};
+	}
+}
+
+static int evaluate_ctx(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
+                        const char *resource_policy, enum iam_policy_kind rkind, json_t *rcond, struct emu_err *err);
+
 static int evaluate(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
                     const char *resource_policy, enum iam_policy_kind rkind, struct emu_err *err)
+{
+	return evaluate_ctx(call, action, resource, resource_account, resource_policy, rkind, NULL, err);
+}
+
+static int evaluate_ctx(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
+                        const char *resource_policy, enum iam_policy_kind rkind, json_t *rcond, struct emu_err *err)
 {
 	const char *racct = resource_account ? resource_account : call->account;
 	/* Fast path, no store access: root in its own account, nothing that could deny. */
@@ -150,7 +185,15 @@ static int evaluate(struct emu_call *call, const char *action, const char *resou
 		if (!res)
 			log_warn("authz", "resource policy of %s does not compile: %s", resource, perr.msg);
 	}
+	struct ctx_buf cb;
+	cb.ne = cb.nv = 0;
+	if (call->cond)
+		ctx_add(&cb, call->cond);
+	if (rcond)
+		ctx_add(&cb, rcond);
 	struct iam_request rq = {
+		.ctx = cb.e,
+		.nctx = cb.ne,
 		.action = action,
 		.resource = resource ? resource : "*",
 		.resource_account = racct,
@@ -187,6 +230,18 @@ int authz_check(struct emu_call *call, const char *action, const char *resource,
 	return evaluate(call, action, resource, resource_account, resource_policy, IAM_POLICY_RESOURCE, err);
 }
 
+int authz_check_ctx(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
+                    const char *resource_policy, json_t *resource_cond, struct emu_err *err)
+{
+	return evaluate_ctx(call, action, resource, resource_account, resource_policy, IAM_POLICY_RESOURCE, resource_cond,
+	                    err);
+}
+
+bool authz_is_root_of(const struct emu_call *call, const char *account)
+{
+	return ptype_of(call->principal_arn) == IAM_PRINCIPAL_ROOT && (!account || strcmp(account, call->account) == 0);
+}
+
 int authz_may_assume(struct emu_call *call, const struct iam_role *role, const char *session_policy,
                      struct emu_err *err)
 {
@@ -205,4 +260,27 @@ int authz_secret(struct emu_call *call, const char *action, const char *secret_a
                  const char *resource_policy, struct emu_err *err)
 {
 	return authz_check(call, action, secret_arn, secret_account, resource_policy, err);
+}
+
+int authz_kms(struct emu_call *call, const char *key_arn, bool decrypt, struct emu_err *err)
+{
+	/* The AWS managed key aws/secretsmanager: its key policy lets every
+	 * principal of the account use it through Secrets Manager. */
+	if (!key_arn)
+		return 0;
+	/* arn:aws:kms:REGION:ACCOUNT:key/ID */
+	char account[13] = "";
+	const char *p = key_arn;
+	for (int colons = 0; *p && colons < 4; p++)
+		if (*p == ':')
+			colons++;
+	if (strlen(p) > 12 && p[12] == ':')
+		snprintf(account, sizeof account, "%.12s", p);
+	/* Secrets Manager asks KMS to decrypt (reads) or to make a data key (writes). */
+	if (authz_check(call, decrypt ? "kms:Decrypt" : "kms:GenerateDataKey", key_arn, account[0] ? account : NULL, NULL,
+	                err) == 0)
+		return 0;
+	/* Secrets Manager's own words for this case; the evaluator's reason goes to the log. */
+	log_info(call->request_id ? call->request_id : "authz", "KMS denied: %s", err->msg);
+	return emu_err_set(err, ERR_ACCESS_DENIED, "Access to KMS is not allowed");
 }

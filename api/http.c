@@ -214,6 +214,7 @@ struct json_service {
 
 static const struct json_service json_services[] = {
 	{"secretsmanager", "secretsmanager", sm_op_find, &model_sm, "secretsmanager.amazonaws.com"},
+	{"TrentService", "kms", kms_op_find, &model_kms, "kms.amazonaws.com"},
 	{"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", "cloudtrail", ct_op_find, &model_cloudtrail,
 	 "cloudtrail.amazonaws.com"},
 };
@@ -293,6 +294,53 @@ static bool sm_dispatch_level(const char *op)
 	return false;
 }
 
+/* Condition keys a Secrets Manager request carries (service authorization
+ * reference: aws:RequestTag/KEY, aws:TagKeys, secretsmanager:Name, ...). */
+static json_t *sm_request_cond(json_t *in)
+{
+	json_t *c = json_object();
+	static const char *const plain[][2] = {
+		{"Name", "secretsmanager:Name"},
+		{"Description", "secretsmanager:Description"},
+		{"KmsKeyId", "secretsmanager:KmsKeyId"},
+		{"VersionId", "secretsmanager:VersionId"},
+		{"VersionStage", "secretsmanager:VersionStage"},
+		{"RotationLambdaARN", "secretsmanager:RotationLambdaARN"},
+		{"SecretId", "secretsmanager:SecretId"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(plain); i++) {
+		json_t *v = json_object_get(in, plain[i][0]);
+		if (json_is_string(v))
+			json_object_set_new(c, plain[i][1], json_pack("[O]", v));
+	}
+	json_t *b = json_object_get(in, "ForceDeleteWithoutRecovery");
+	if (json_is_boolean(b))
+		json_object_set_new(c, "secretsmanager:ForceDeleteWithoutRecovery", json_pack("[s]", json_is_true(b) ? "true" : "false"));
+	b = json_object_get(in, "BlockPublicPolicy");
+	if (json_is_boolean(b))
+		json_object_set_new(c, "secretsmanager:BlockPublicPolicy", json_pack("[s]", json_is_true(b) ? "true" : "false"));
+	json_t *tags = json_object_get(in, "Tags"), *t;
+	size_t i;
+	if (json_is_array(tags)) {
+		json_t *keys = json_array();
+		json_array_foreach(tags, i, t) {
+			const char *k = json_string_value(json_object_get(t, "Key"));
+			const char *v = json_string_value(json_object_get(t, "Value"));
+			if (!k)
+				continue;
+			json_array_append_new(keys, json_string(k));
+			char name[200];
+			snprintf(name, sizeof name, "aws:RequestTag/%.128s", k);
+			json_object_set_new(c, name, json_pack("[s]", v ? v : ""));
+		}
+		json_object_set_new(c, "aws:TagKeys", keys);
+	}
+	json_t *tk = json_object_get(in, "TagKeys");
+	if (json_is_array(tk))
+		json_object_set(c, "aws:TagKeys", tk);
+	return c;
+}
+
 static int authorize_op(struct emu_call *call, const char *signing, const struct api_op *op, json_t *in,
                         struct emu_err *e)
 {
@@ -305,6 +353,7 @@ static int authorize_op(struct emu_call *call, const char *signing, const struct
 	char res[1200] = "*";
 	const char *v;
 	if (strcmp(signing, "secretsmanager") == 0) {
+		call->cond = sm_request_cond(in);
 		if (!sm_dispatch_level(op->name)) {
 			call->action = op->iam_action;
 			return 0;
@@ -321,6 +370,15 @@ static int authorize_op(struct emu_call *call, const char *signing, const struct
 	} else if (strcmp(signing, "sts") == 0) {
 		if ((v = json_string_value(json_object_get(in, "RoleArn"))))
 			snprintf(res, sizeof res, "%.1100s", v);
+	} else if (strcmp(signing, "kms") == 0) {
+		/* A key named by ARN or id is the resource; an alias is resolved by
+		 * KMS itself, so it is authorized here on "*". */
+		if ((v = json_string_value(json_object_get(in, "KeyId")))) {
+			if (util_has_prefix(v, "arn:aws:kms:") && strstr(v, ":key/"))
+				snprintf(res, sizeof res, "%.1100s", v);
+			else if (!util_has_prefix(v, "alias/") && !util_has_prefix(v, "arn:"))
+				snprintf(res, sizeof res, "arn:aws:kms:%s:%s:key/%.64s", call->region, call->account, v);
+		}
 	}
 	return authz_check(call, op->iam_action, res, NULL, NULL, e);
 }
@@ -338,7 +396,7 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 			svc = &json_services[i];
 	struct auth_principal who;
 	memset(&who, 0, sizeof who);
-	json_t *in = NULL, *out = NULL;
+	json_t *in = NULL, *out = NULL, *cond = NULL;
 	const struct api_op *op = NULL;
 	char ip[64];
 	int rc;
@@ -375,12 +433,15 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 		.now = clock_now(),
 		.source_ip = peer_ip(c, ip, sizeof ip),
 	};
-	if (authorize_op(&call, svc->signing, op, in, &e) < 0 || op->fn(&call, in, &out, &e) < 0)
+	int arc = authorize_op(&call, svc->signing, op, in, &e);
+	cond = call.cond;
+	if (arc < 0 || op->fn(&call, in, &out, &e) < 0)
 		goto fail;
 	if (!out)
 		out = json_object();
 	audit_api(c, r, svc->event_source, op->name, !op->write, &who, resource_of(in, out), NULL);
 	json_decref(in);
+	json_decref(cond);
 	rc = send_json(c, r, 200, out);
 	json_decref(out);
 	log_req(r, method, target, who.access_key_id, 200, NULL);
@@ -390,6 +451,7 @@ fail:
 	 * misconfiguration hunt most needs to see. */
 	audit_api(c, r, svc ? svc->event_source : "unknown", op ? op->name : (dot ? dot + 1 : target),
 	          op ? !op->write : true, &who, resource_of(in, out), &e);
+	json_decref(cond);
 	json_decref(in);
 	json_decref(out);
 	if (e.code == ERR_INTERNAL)
@@ -440,7 +502,7 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	const char *src = strcmp(method, "GET") == 0 ? query : (r->body.data ? r->body.data : "");
 	size_t srclen = strcmp(method, "GET") == 0 ? strlen(query) : r->body.len;
 	char what[160] = "?";
-	json_t *in = NULL, *out = NULL;
+	json_t *in = NULL, *out = NULL, *cond = NULL;
 	const struct api_op *op = NULL;
 	char ip[64];
 
@@ -485,7 +547,9 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 		.now = clock_now(),
 		.source_ip = peer_ip(c, ip, sizeof ip),
 	};
-	if (authorize_op(&call, svc->signing, op, in, &e) < 0 || op->fn(&call, in, &out, &e) < 0)
+	int zrc = authorize_op(&call, svc->signing, op, in, &e);
+	cond = call.cond;
+	if (zrc < 0 || op->fn(&call, in, &out, &e) < 0)
 		goto fail;
 	if (!out)
 		out = json_object();
@@ -500,6 +564,7 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	audit_api(c, r, evsrc, op->name, !op->write, &who, NULL, NULL);
 	json_decref(in);
 	json_decref(out);
+	json_decref(cond);
 	query_free(&qp);
 	log_req(r, method, what, who.access_key_id, 200, NULL);
 	size_t len;
@@ -508,6 +573,7 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 fail:
 	json_decref(in);
 	json_decref(out);
+	json_decref(cond);
 	query_free(&qp);
 	{
 		char fsrc[96];

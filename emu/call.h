@@ -22,6 +22,9 @@ struct emu_call {
 	 * against the resource they resolve (NULL: authorized by the dispatcher,
 	 * or an internal call such as a fixture). */
 	const char *action;
+	/* Condition keys the request itself carries (aws:RequestTag/..., aws:TagKeys,
+	 * secretsmanager:Name, ...): a JSON object key -> array of strings, or NULL. */
+	struct json_t *cond;
 };
 
 #endif

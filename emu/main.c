@@ -11,6 +11,7 @@
 #include "emu/clock.h"
 #include "emu/config.h"
 #include "emu/fixtures.h"
+#include "emu/kms.h"
 #include "emu/log.h"
 #include "emu/loop.h"
 #include "emu/rotation.h"
@@ -122,6 +123,7 @@ static void janitor(struct loop *l, long long id, void *ud)
 {
 	struct app *a = ud;
 	secrets_purge_due(a->store, clock_now());
+	kms_purge_due(a->store, clock_now());
 	if (!a->stopping)
 		loop_add_timer(l, 1000, janitor, a);
 }
@@ -155,7 +157,11 @@ static int serve(int argc, char **argv)
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;
 	}
-	static const struct secrets_hooks hooks = {.authorize = authz_secret};
+	if (kms_init(a.store, a.cfg.ephemeral ? NULL : a.cfg.state_dir, &err) < 0) {
+		fprintf(stderr, "rdsemu: %s\n", err.msg);
+		goto out;
+	}
+	static const struct secrets_hooks hooks = {.authorize = authz_secret, .kms_check = authz_kms};
 	secrets_set_hooks(&hooks);
 	static const struct sts_hooks shooks = {.may_assume = authz_may_assume};
 	sts_set_hooks(&shooks);
@@ -210,6 +216,7 @@ out:
 		audit_flush(a.store);
 	audit_shutdown();
 	authz_cache_clear();
+	kms_shutdown();
 	if (a.sigfd >= 0)
 		close(a.sigfd);
 	loop_free(a.loop);

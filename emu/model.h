@@ -157,6 +157,7 @@ extern const struct model_service model_sm;  /* Secrets Manager, JSON 1.1 */
 extern const struct model_service model_sts; /* STS, Query */
 extern const struct model_service model_iam; /* IAM, Query */
 extern const struct model_service model_cloudtrail; /* CloudTrail, JSON 1.1 (LookupEvents) */
+extern const struct model_service model_kms; /* KMS, JSON 1.1 */
 
 /* Operation by exact name (len bytes, need not be NUL-terminated); NULL if
  * the service has no such operation. */

@@ -200,6 +200,46 @@ static const char *const migrations[] = {
 	/* 4: temporary credentials of STS sessions (emu/sts.c) */
 	"ALTER TABLE access_keys ADD COLUMN session_policy TEXT;"   /* AssumeRole's inline Policy */
 	"ALTER TABLE access_keys ADD COLUMN role_arn TEXT;",        /* role of an assumed-role session */
+	/* 5: KMS (emu/kms*.c owns these tables; key material is sealed under the
+	 * master key, which is never stored here), and secret values encrypted at
+	 * rest: secret_versions.value becomes nonce|ciphertext|tag under a data key */
+	"CREATE TABLE kms_keys ("
+	"  id TEXT PRIMARY KEY,"             /* uuid (globally unique: blobs name it) */
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  description TEXT NOT NULL,"
+	"  manager INTEGER NOT NULL,"        /* 0 CUSTOMER, 1 AWS */
+	"  state INTEGER NOT NULL,"          /* 0 Enabled, 1 Disabled, 2 PendingDeletion */
+	"  created REAL NOT NULL,"
+	"  deletion_date REAL,"              /* PendingDeletion: when the key goes */
+	"  pending_days INTEGER,"
+	"  policy TEXT NOT NULL,"            /* the key policy ("default"), as given */
+	"  material BLOB NOT NULL"           /* nonce|AES-256-GCM(master key, 32 bytes)|tag, AAD = key id */
+	");"
+	"CREATE INDEX kms_keys_by_owner ON kms_keys(account, region);"
+	"CREATE INDEX kms_keys_due ON kms_keys(deletion_date) WHERE deletion_date IS NOT NULL;"
+	"CREATE TABLE kms_aliases ("
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"              /* alias/... */
+	"  key_id TEXT NOT NULL REFERENCES kms_keys(id) ON DELETE CASCADE,"
+	"  created REAL NOT NULL,"
+	"  updated REAL NOT NULL,"
+	"  PRIMARY KEY(account, region, name)"
+	");"
+	"CREATE INDEX kms_aliases_by_key ON kms_aliases(key_id);"
+	"CREATE TABLE kms_tags ("
+	"  key_id TEXT NOT NULL REFERENCES kms_keys(id) ON DELETE CASCADE,"
+	"  tag_key TEXT NOT NULL,"
+	"  tag_value TEXT NOT NULL,"
+	"  ord INTEGER NOT NULL,"
+	"  PRIMARY KEY(key_id, tag_key)"
+	");"
+	/* The version's data key as KMS ciphertext, once per KMS key that can open
+	 * it, each with that key's ARN (format: emu/secrets_enc.c); NULL with a
+	 * value = a plaintext value written before this migration. */
+	"ALTER TABLE secret_versions ADD COLUMN data_keys BLOB;",
 };
 
 int schema_count(void) { return (int)ARRAY_LEN(migrations); }

@@ -8,7 +8,8 @@
  * metadata, deletion, tags), secrets_list.c (listing and batch reads),
  * secrets_policy.c, secrets_repl.c and secrets_rot.c.
  *
- * May call: store, util, clock, log, err (never api/ or wire/).
+ * May call: store, util, clock, log, err, secrets_enc.c for values at rest
+ * (never api/ or wire/).
  * Invariants: a staging label is on at most one version of a secret (the
  * secret_stages primary key); times are stored rounded to milliseconds;
  * secret values are never logged nor put into error messages.
@@ -490,6 +491,42 @@ static int find_row(struct emu_call *call, const char *id, struct sm_secret *out
 }
 
 /*
+ * Authorizes `action` on secret r, with its tags as condition keys
+ * (aws:ResourceTag/K and secretsmanager:ResourceTag/K) added to the
+ * request's for the duration of the check.  The tags are not read for the
+ * account's root on a secret without a resource policy: nothing can deny it.
+ */
+int secrets_authorize(struct emu_call *call, const char *action, const struct sm_secret *r, struct emu_err *err)
+{
+	if (!hooks.authorize)
+		return 0;
+	if (!r->resource_policy && util_has_suffix(call->principal_arn, ":root") && strcmp(call->account, r->account) == 0)
+		return hooks.authorize(call, action, r->arn, r->account, NULL, err);
+	struct json_t *saved = call->cond;
+	json_t *c = saved ? json_deep_copy(saved) : json_object();
+	sqlite3_stmt *st = store_prep(call->store, "SELECT key, value FROM secret_tags WHERE secret_id = ?1 ORDER BY ord");
+	if (!st) {
+		json_decref(c);
+		return store_fail(call->store, err);
+	}
+	sqlite3_bind_int64(st, 1, r->id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char k[200];
+		const char *key = (const char *)sqlite3_column_text(st, 0), *val = (const char *)sqlite3_column_text(st, 1);
+		snprintf(k, sizeof k, "aws:ResourceTag/%.128s", key);
+		json_object_set_new(c, k, json_pack("[s]", val ? val : ""));
+		snprintf(k, sizeof k, "secretsmanager:ResourceTag/%.128s", key);
+		json_object_set_new(c, k, json_pack("[s]", val ? val : ""));
+	}
+	sqlite3_reset(st);
+	call->cond = c;
+	int rc = hooks.authorize(call, action, r->arn, r->account, r->resource_policy, err);
+	call->cond = saved;
+	json_decref(c);
+	return rc;
+}
+
+/*
  * Resolves SecretId and, when the request carries an IAM action
  * (call->action, set by the dispatcher for secret-scoped operations),
  * authorizes it against the secret's ARN and resource policy.  For a secret
@@ -515,8 +552,7 @@ int secrets_find(struct emu_call *call, const char *id, struct sm_secret *out, s
 		}
 		return -1;
 	}
-	if (call->action && hooks.authorize &&
-	    hooks.authorize(call, call->action, out->arn, out->account, out->resource_policy, err) < 0) {
+	if (call->action && secrets_authorize(call, call->action, out, err) < 0) {
 		secrets_row_free(out);
 		memset(out, 0, sizeof *out);
 		return -1;
@@ -683,89 +719,7 @@ int secrets_version_kind(struct store *s, long long sid, const char *vid, int *k
 	return rc == SQLITE_DONE ? 0 : store_fail(s, err);
 }
 
-int secrets_version_same(struct store *s, long long sid, const char *vid, const struct sm_value *v,
-                         struct emu_err *err)
-{
-	sqlite3_stmt *st =
-		store_prep(s, "SELECT kind, value FROM secret_versions WHERE secret_id = ?1 AND version_id = ?2");
-	if (!st)
-		return store_fail(s, err);
-	sqlite3_bind_int64(st, 1, sid);
-	store_bind_text(st, 2, vid);
-	int rc = sqlite3_step(st), same = 0;
-	if (rc == SQLITE_ROW) {
-		const void *p = sqlite3_column_blob(st, 1);
-		size_t n = (size_t)sqlite3_column_bytes(st, 1);
-		same = sqlite3_column_int(st, 0) == v->kind && n == v->len && (n == 0 || CRYPTO_memcmp(p, v->data, n) == 0);
-	} else if (rc != SQLITE_DONE) {
-		sqlite3_reset(st);
-		return store_fail(s, err);
-	}
-	sqlite3_reset(st);
-	return same;
-}
-
-static char *kms_ids_json(const char *key)
-{
-	/* [?] ListSecretVersionIds shows the AWS managed key as
-	 * "DefaultEncryptionKey" (as seen in CLI output). */
-	json_t *a = json_array();
-	json_array_append_new(a, json_string(key ? key : "DefaultEncryptionKey"));
-	char *s = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	return s;
-}
-
-static void bind_value(sqlite3_stmt *st, int idx, const struct sm_value *v)
-{
-	if (v->kind == 0)
-		sqlite3_bind_null(st, idx);
-	else
-		sqlite3_bind_blob(st, idx, v->len ? (const void *)v->data : "", (int)v->len, SQLITE_TRANSIENT);
-}
-
 double secrets_ms(double t) { return floor(t * 1000.0 + 0.5) / 1000.0; }
-
-int secrets_version_insert(struct store *s, const struct sm_secret *r, const char *vid, const struct sm_value *v,
-                           double now, struct emu_err *err)
-{
-	sqlite3_stmt *st = store_prep(s, "INSERT INTO secret_versions(secret_id, version_id, kind, value, created, "
-	                                 "kms_key_ids) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-	if (!st)
-		return store_fail(s, err);
-	char *kms = kms_ids_json(r->kms_key_id);
-	sqlite3_bind_int64(st, 1, r->id);
-	store_bind_text(st, 2, vid);
-	sqlite3_bind_int(st, 3, v->kind);
-	bind_value(st, 4, v);
-	sqlite3_bind_double(st, 5, secrets_ms(now));
-	store_bind_text(st, 6, kms);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	free(kms);
-	return rc == SQLITE_DONE ? 0 : store_fail(s, err);
-}
-
-int secrets_version_fill(struct store *s, const struct sm_secret *r, const char *vid, const struct sm_value *v,
-                         struct emu_err *err)
-{
-	sqlite3_stmt *st = store_prep(s, "UPDATE secret_versions SET kind = ?3, value = ?4, kms_key_ids = ?5 "
-	                                 "WHERE secret_id = ?1 AND version_id = ?2");
-	if (!st)
-		return store_fail(s, err);
-	char *kms = kms_ids_json(r->kms_key_id);
-	sqlite3_bind_int64(st, 1, r->id);
-	store_bind_text(st, 2, vid);
-	sqlite3_bind_int(st, 3, v->kind);
-	bind_value(st, 4, v);
-	store_bind_text(st, 5, kms);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	free(kms);
-	return rc == SQLITE_DONE ? 0 : store_fail(s, err);
-}
 
 int secrets_versions_prune(struct store *s, long long sid, double now, struct emu_err *err)
 {
@@ -888,26 +842,16 @@ int secrets_value_read(struct emu_call *call, const struct sm_secret *r, const c
 		return emu_err_set(err, ERR_SM_RESOURCE_NOT_FOUND,
 		                   "Secrets Manager can't find the specified secret value for staging label: %s", stage);
 	}
-	if (hooks.kms_check && hooks.kms_check(call, r->kms_key_id, true, err) < 0)
+	struct sm_value v;
+	double created = 0;
+	if (secrets_version_open(s, call, r, vid, call->now, &v, &created, err) < 0)
 		return -1;
-	sqlite3_stmt *st = store_prep(
-		s, "SELECT kind, value, created FROM secret_versions WHERE secret_id = ?1 AND version_id = ?2");
-	if (!st)
-		return store_fail(s, err);
-	sqlite3_bind_int64(st, 1, r->id);
-	store_bind_text(st, 2, vid);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return store_fail(s, err);
-	}
 	json_t *o = json_object();
 	json_object_set_new(o, "ARN", json_string(r->arn));
 	json_object_set_new(o, "Name", json_string(r->name));
 	json_object_set_new(o, "VersionId", json_string(vid));
-	rc = secrets_value_put(o, sqlite3_column_int(st, 0), sqlite3_column_blob(st, 1),
-	                       (size_t)sqlite3_column_bytes(st, 1), err);
-	double created = sqlite3_column_double(st, 2);
-	sqlite3_reset(st);
+	rc = secrets_value_put(o, v.kind, v.data, v.len, err);
+	secrets_value_free(&v);
 	if (rc < 0) {
 		json_decref(o);
 		return -1;

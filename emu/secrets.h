@@ -53,10 +53,17 @@ SM_OP(validate_resource_policy);
  * which then skip the check).  Each returns 0 to allow, or -1 with err set
  * to the error the caller must see. */
 struct secrets_hooks {
-	/* May the caller use key_id (NULL = aws/secretsmanager) to encrypt a
-	 * new version (decrypt=false) or decrypt one (decrypt=true)?  Expected
-	 * errors: ERR_SM_ENCRYPTION_FAILURE / ERR_SM_DECRYPTION_FAILURE /
-	 * ERR_ACCESS_DENIED. */
+	/* May the caller use the KMS key key_id to encrypt a new version
+	 * (decrypt=false: kms:GenerateDataKey) or to decrypt one (decrypt=true:
+	 * kms:Decrypt)?  key_id is the key's ARN (arn:aws:kms:REGION:ACCOUNT:
+	 * key/ID, resolved from the secret's KmsKeyId on writes; on reads the key
+	 * that protects the version, each key tried when a version has several),
+	 * or NULL for the AWS managed key aws/secretsmanager.  Asked after the key
+	 * is resolved and before it is used, on every value read and write made
+	 * on a customer's behalf (not for replication).  The error set is what
+	 * the caller sees (e.g. ERR_ACCESS_DENIED "Access to KMS is not
+	 * allowed"); KMS's own failures (unknown, disabled, pending deletion)
+	 * become ERR_SM_ENCRYPTION_FAILURE / ERR_SM_DECRYPTION_FAILURE. */
 	int (*kms_check)(struct emu_call *call, const char *key_id, bool decrypt, struct emu_err *err);
 	/* May the caller perform action on resource_arn?  Used where one call
 	 * touches several secrets (BatchGetSecretValue needs GetSecretValue on

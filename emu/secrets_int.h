@@ -83,6 +83,8 @@ void secrets_row_free(struct sm_secret *r);
 /* SecretId resolution: exact ARN -> name -> partial ARN (ARN without the
  * -XXXXXX suffix).  ResourceNotFoundException when nothing matches. */
 int secrets_find(struct emu_call *call, const char *secret_id, struct sm_secret *out, struct emu_err *err);
+/* The authorize hook for `action` on r, with r's tags as condition keys (0 when no hook). */
+int secrets_authorize(struct emu_call *call, const char *action, const struct sm_secret *r, struct emu_err *err);
 int secrets_load_id(struct store *s, long long id, struct sm_secret *out, struct emu_err *err);
 /* Secret found by SecretId, not scheduled for deletion, not a replica. */
 int secrets_find_writable(struct emu_call *call, json_t *in, struct sm_secret *out, struct emu_err *err);
@@ -104,14 +106,50 @@ int secrets_stage_detach(struct store *s, long long sid, const char *stage, stru
 json_t *secrets_version_stages(struct store *s, long long sid, const char *vid);
 /* 1 if the version exists (kind in *kind), 0 if not, -1 on error. */
 int secrets_version_kind(struct store *s, long long sid, const char *vid, int *kind, struct emu_err *err);
-/* 1 if the version exists and holds exactly value v. */
-int secrets_version_same(struct store *s, long long sid, const char *vid, const struct sm_value *v,
-                         struct emu_err *err);
-int secrets_version_insert(struct store *s, const struct sm_secret *r, const char *vid, const struct sm_value *v,
+
+/* ---- values at rest (secrets_enc.c) ------------------------------------------------ */
+/* A version's value as stored: kind, nonce|ciphertext|tag under its data key,
+ * the data key's KMS envelopes and the KmsKeyIds labels (JSON). */
+struct sm_sealed {
+	int kind;
+	unsigned char *ct;
+	size_t ct_len;
+	unsigned char *data_keys; /* envelopes (secrets_enc.c) */
+	size_t data_keys_len;
+	char *kms_ids;
+};
+void secrets_sealed_free(struct sm_sealed *sv);
+/* Encrypts v (kind != 0) for version vid of r under a fresh data key from
+ * r's KMS key.  call != NULL: on a customer's behalf (the kms_check hook is
+ * asked); NULL: by the service itself (replication).  KMS failures ->
+ * EncryptionFailure. */
+int secrets_seal(struct store *s, struct emu_call *call, const struct sm_secret *r, const char *vid,
+                 const struct sm_value *v, double now, struct sm_sealed *out, struct emu_err *err);
+/* Decrypts version vid of r into *v (kind 0: a placeholder without value);
+ * *created (may be NULL) = its creation time.  call as secrets_seal (hooks
+ * asked per key tried); KMS failures -> DecryptionFailure. */
+int secrets_version_open(struct store *s, struct emu_call *call, const struct sm_secret *r, const char *vid,
+                         double now, struct sm_value *v, double *created, struct emu_err *err);
+/* 1 if the version exists and holds exactly value v, 0 if not, -1 on error. */
+int secrets_version_same(struct store *s, const struct sm_secret *r, const char *vid, const struct sm_value *v,
+                         double now, struct emu_err *err);
+/* Inserts a version: sv == NULL (or kind 0) is a placeholder without value. */
+int secrets_version_insert(struct store *s, const struct sm_secret *r, const char *vid, const struct sm_sealed *sv,
                            double now, struct emu_err *err);
 /* Fills the value of an existing version (a rotation placeholder). */
-int secrets_version_fill(struct store *s, const struct sm_secret *r, const char *vid, const struct sm_value *v,
+int secrets_version_fill(struct store *s, const struct sm_secret *r, const char *vid, const struct sm_sealed *sv,
                          struct emu_err *err);
+/* After r's KMS key changed: adds an envelope under the new key to the
+ * versions labelled AWSCURRENT, AWSPENDING, AWSPREVIOUS (they stay openable
+ * with the previous key too), skipping those the caller may not decrypt
+ * or re-encrypt (as AWS documents). */
+int secrets_rewrap_labelled(struct emu_call *call, const struct sm_secret *r, struct emu_err *err);
+/* Version vid of secret `from`, re-encrypted for secret `to` (a replica):
+ * *out.kind 0 when the version has no value. */
+int secrets_reseal_for(struct store *s, const struct sm_secret *from, const struct sm_secret *to, const char *vid,
+                       double now, struct sm_sealed *out, struct emu_err *err);
+
+/* ---- versions, continued (secrets.c) ---------------------------------------------- */
 /* Removes deprecated versions beyond the quota (rule 5). */
 int secrets_versions_prune(struct store *s, long long sid, double now, struct emu_err *err);
 /* version id -> [labels] for versions with labels (new object). */

@@ -493,7 +493,7 @@ static int batch_one(struct emu_call *call, const char *label, const struct sm_s
 	const struct secrets_hooks *h = secrets_hooks_get();
 	int rc = secrets_check_not_deleted(r, &e);
 	if (rc == 0 && h->authorize)
-		rc = h->authorize(call, "secretsmanager:GetSecretValue", r->arn, r->account, r->resource_policy, &e);
+		rc = secrets_authorize(call, "secretsmanager:GetSecretValue", r, &e);
 	if (rc == 0)
 		rc = secrets_value_read(call, r, NULL, NULL, &v, &e);
 	if (rc == 0) {

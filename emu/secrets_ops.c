@@ -5,7 +5,8 @@
  * RestoreSecret, TagResource, UntagResource (aws-behaviour.md 5.3-5.6),
  * and GetRandomPassword (the generator is emu/password.c).
  *
- * May call: the shared machinery of secrets.c (secrets_int.h), password,
+ * May call: the shared machinery of secrets.c and secrets_enc.c (values
+ * at rest) through secrets_int.h, password,
  * store, util.  Invariants: every write runs in one savepoint (SECRETS_TX_OP) and
  * ends by copying the primary's state to its replicas; a secret that has a
  * value always has an AWSCURRENT version; values are never logged.
@@ -99,10 +100,17 @@ static int written(struct emu_call *call, long long sid, struct emu_err *err)
 	return rc;
 }
 
-static int kms_encrypt_ok(struct emu_call *call, const char *key, struct emu_err *err)
+/* Encrypts v for version vid of r (secrets_enc.c) and inserts or fills it. */
+static int store_value(struct emu_call *call, const struct sm_secret *r, const char *vid, const struct sm_value *v,
+                       bool fill, struct emu_err *err)
 {
-	const struct secrets_hooks *h = secrets_hooks_get();
-	return h->kms_check ? h->kms_check(call, key, false, err) : 0;
+	struct sm_sealed sv;
+	if (secrets_seal(call->store, call, r, vid, v, call->now, &sv, err) < 0)
+		return -1;
+	int rc = fill ? secrets_version_fill(call->store, r, vid, &sv, err)
+	              : secrets_version_insert(call->store, r, vid, &sv, call->now, err);
+	secrets_sealed_free(&sv);
+	return rc;
 }
 
 /* ---- CreateSecret ----------------------------------------------------------------- */
@@ -118,7 +126,7 @@ static int create_retry(struct emu_call *call, const struct sm_secret *r, const 
 	if (rc < 0)
 		return -1;
 	if (rc == 1) {
-		if (v->kind == 0 || !(rc = secrets_version_same(call->store, r->id, token, v, err)))
+		if (v->kind == 0 || !(rc = secrets_version_same(call->store, r, token, v, call->now, err)))
 			return emu_err_set(err, ERR_SM_RESOURCE_EXISTS, SM_MSG_TOKEN_REUSE, token, r->arn);
 		if (rc < 0)
 			return -1;
@@ -180,8 +188,6 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	if (err->code != ERR_SM_RESOURCE_NOT_FOUND)
 		goto out;
 	emu_err_clear(err);
-	if (v.kind && kms_encrypt_ok(call, kms, err) < 0)
-		goto out;
 
 	char prefix[160], arn[800];
 	secrets_arn_prefix(call->region, call->account, prefix, sizeof prefix);
@@ -224,7 +230,7 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 			snprintf(vid, sizeof vid, "%s", token);
 		else
 			util_uuid(vid);
-		if (secrets_version_insert(s, &r, vid, &v, call->now, err) < 0 ||
+		if (store_value(call, &r, vid, &v, false, err) < 0 ||
 		    secrets_stage_attach(s, r.id, SM_CURRENT, vid, err) < 0)
 			goto out;
 	}
@@ -320,7 +326,7 @@ static int put_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_
 		goto out;
 	if (exists && kind != 0) {
 		/* Same token, same value: an idempotent retry changes nothing. */
-		int same = secrets_version_same(s, r.id, vid, &v, err);
+		int same = secrets_version_same(s, &r, vid, &v, call->now, err);
 		if (same < 0)
 			goto out;
 		if (!same) {
@@ -333,12 +339,9 @@ static int put_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_
 		rc = 0;
 		goto out;
 	}
-	if (kms_encrypt_ok(call, r.kms_key_id, err) < 0)
-		goto out;
 	/* A version that exists without a value is the placeholder RotateSecret
 	 * created: createSecret fills it in (rule 9). */
-	if (exists ? secrets_version_fill(s, &r, vid, &v, err) < 0
-	           : secrets_version_insert(s, &r, vid, &v, call->now, err) < 0)
+	if (store_value(call, &r, vid, &v, exists == 1, err) < 0)
 		goto out;
 	char before[SM_VID_MAX], after[SM_VID_MAX];
 	if (secrets_stage_holder(s, r.id, SM_CURRENT, before, err) < 0)
@@ -415,6 +418,9 @@ static int update_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 			goto out;
 		free(r.kms_key_id);
 		r.kms_key_id = kms_norm(kms) ? util_strdup(kms) : NULL;
+		/* [M] the new key also protects AWSCURRENT, AWSPENDING, AWSPREVIOUS. */
+		if (secrets_rewrap_labelled(call, &r, err) < 0)
+			goto out;
 	}
 	if (type) {
 		sqlite3_stmt *st = store_prep(s, "UPDATE secrets SET type = ?2 WHERE id = ?1");
@@ -441,8 +447,7 @@ static int update_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 			emu_err_set(err, ERR_SM_RESOURCE_EXISTS, SM_MSG_TOKEN_REUSE, vid, r.arn);
 			goto out;
 		}
-		if (kms_encrypt_ok(call, r.kms_key_id, err) < 0 ||
-		    secrets_version_insert(s, &r, vid, &v, call->now, err) < 0 ||
+		if (store_value(call, &r, vid, &v, false, err) < 0 ||
 		    secrets_stage_attach(s, r.id, SM_CURRENT, vid, err) < 0 ||
 		    secrets_manual_rotation(s, &r, call->now, err) < 0 || secrets_versions_prune(s, r.id, call->now, err) < 0)
 			goto out;

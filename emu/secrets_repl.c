@@ -9,10 +9,12 @@
  * the primary ARN and primary_region set.  The primary keeps one
  * secret_replicas row per region (InSync or Failed).
  *
- * May call: secrets.c (secrets_int.h), store, util.  Invariants: replicas
+ * May call: secrets.c, secrets_enc.c (secrets_int.h), store, util.  Invariants: replicas
  * are written only here (all other writes refuse them); after every write
  * to a primary, each InSync replica holds the primary's versions, labels,
- * tags, policy and metadata (its own KMS key and access dates excepted).
+ * tags, policy and metadata (its own KMS key and access dates excepted),
+ * its values re-encrypted under its own key (a replica whose key cannot be
+ * used is marked Failed instead).
  */
 #include "emu/secrets_int.h"
 
@@ -82,7 +84,81 @@ static long long replica_id(struct store *s, const struct sm_secret *p, const ch
 	return id;
 }
 
-static int sync_one(struct store *s, long long pid, long long rid, const char *kms, struct emu_err *err)
+/* Versions of the primary the replica lacks, or holds under another key, or
+ * without the value the primary now has: re-encrypted for the replica
+ * (its ARN, its region's key: KmsKeyId of the replica or its own
+ * aws/secretsmanager).  Unchanged versions are left alone, so a write
+ * costs one re-encryption per new value. */
+static int copy_versions(struct store *s, long long pid, long long rid, const char *kms, double now,
+                         struct emu_err *err)
+{
+	struct sm_secret p, r;
+	memset(&r, 0, sizeof r);
+	if (secrets_load_id(s, pid, &p, err) < 0)
+		return -1;
+	int rc = secrets_load_id(s, rid, &r, err);
+	json_t *todo = json_array(), *want = json_pack("[s]", kms ? kms : "DefaultEncryptionKey");
+	char *want_s = json_dumps(want, JSON_COMPACT);
+	json_decref(want);
+	sqlite3_stmt *st = rc < 0 ? NULL
+	                          : store_prep(s, "SELECT p.version_id, p.kind, p.created FROM secret_versions p "
+	                                          "LEFT JOIN secret_versions r ON r.secret_id = ?2 AND "
+	                                          "r.version_id = p.version_id WHERE p.secret_id = ?1 AND "
+	                                          "(r.version_id IS NULL OR r.kind <> p.kind OR "
+	                                          "(p.kind <> 0 AND (r.kms_key_ids IS NOT ?3 OR r.data_keys IS NULL)))");
+	if (st) {
+		sqlite3_bind_int64(st, 1, pid);
+		sqlite3_bind_int64(st, 2, rid);
+		store_bind_text(st, 3, want_s);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			json_array_append_new(todo, json_pack("{s:s, s:f}", "vid", (const char *)sqlite3_column_text(st, 0),
+			                                      "created", sqlite3_column_double(st, 2)));
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		rc = rc == SQLITE_DONE ? 0 : store_fail(s, err);
+	} else if (rc == 0) {
+		rc = store_fail(s, err);
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(todo, i, e) {
+		if (rc < 0)
+			break;
+		const char *vid = json_string_value(json_object_get(e, "vid"));
+		struct sm_sealed sv;
+		if ((rc = secrets_reseal_for(s, &p, &r, vid, now, &sv, err)) < 0)
+			break;
+		st = store_prep(s, "INSERT INTO secret_versions(secret_id, version_id, kind, value, created, kms_key_ids, "
+		                   "data_keys) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(secret_id, version_id) DO "
+		                   "UPDATE SET kind = excluded.kind, value = excluded.value, kms_key_ids = "
+		                   "excluded.kms_key_ids, data_keys = excluded.data_keys");
+		if (st) {
+			sqlite3_bind_int64(st, 1, rid);
+			store_bind_text(st, 2, vid);
+			sqlite3_bind_int(st, 3, sv.kind);
+			if (sv.kind)
+				sqlite3_bind_blob(st, 4, sv.ct, (int)sv.ct_len, SQLITE_TRANSIENT);
+			else
+				sqlite3_bind_null(st, 4);
+			sqlite3_bind_double(st, 5, json_real_value(json_object_get(e, "created")));
+			store_bind_text(st, 6, sv.kind ? sv.kms_ids : want_s);
+			if (sv.kind)
+				sqlite3_bind_blob(st, 7, sv.data_keys, (int)sv.data_keys_len, SQLITE_TRANSIENT);
+			else
+				sqlite3_bind_null(st, 7);
+		}
+		rc = step_done(s, st, err);
+		secrets_sealed_free(&sv);
+	}
+	json_decref(todo);
+	free(want_s);
+	secrets_row_free(&p);
+	secrets_row_free(&r);
+	return rc;
+}
+
+static int sync_one(struct store *s, long long pid, long long rid, const char *kms, double now,
+                    struct emu_err *err)
 {
 	sqlite3_stmt *st = store_prep(
 		s, "UPDATE secrets SET description = p.description, type = p.type, owning_service = p.owning_service, "
@@ -106,16 +182,7 @@ static int sync_one(struct store *s, long long pid, long long rid, const char *k
 	}
 	if (step_done(s, st, err) < 0)
 		return -1;
-	st = store_prep(s, "INSERT INTO secret_versions(secret_id, version_id, kind, value, created, kms_key_ids) "
-	                   "SELECT ?2, version_id, kind, value, created, json_array(coalesce(?3, 'DefaultEncryptionKey')) "
-	                   "FROM secret_versions WHERE secret_id = ?1 "
-	                   "ON CONFLICT(secret_id, version_id) DO UPDATE SET kind = excluded.kind, value = excluded.value");
-	if (st) {
-		sqlite3_bind_int64(st, 1, pid);
-		sqlite3_bind_int64(st, 2, rid);
-		store_bind_text(st, 3, kms);
-	}
-	if (step_done(s, st, err) < 0)
+	if (copy_versions(s, pid, rid, kms, now, err) < 0)
 		return -1;
 	st = store_prep(s, "DELETE FROM secret_stages WHERE secret_id = ?1");
 	if (st)
@@ -172,13 +239,46 @@ int secrets_sync_replicas(struct store *s, const struct sm_secret *p, double now
 	json_array_foreach(todo, i, e) {
 		const char *region = json_string_value(json_object_get(e, "region"));
 		long long rid = replica_id(s, p, region, err);
-		if (rid < 0 || (rid > 0 && sync_one(s, p->id, rid, json_string_value(json_object_get(e, "kms")), err) < 0)) {
+		if (rid < 0) {
 			rc = -1;
 			break;
 		}
+		if (rid == 0)
+			continue;
+		/* Each replica in its own savepoint: one whose KMS key cannot be used
+		 * is left as it was and marked Failed (with KMS's reason), as AWS
+		 * reports a replication it could not complete; the primary's write
+		 * stands. */
+		if (store_begin(s) < 0) {
+			rc = emu_err_set(err, ERR_INTERNAL, "internal storage error");
+			break;
+		}
+		struct emu_err e1;
+		emu_err_clear(&e1);
+		if (sync_one(s, p->id, rid, json_string_value(json_object_get(e, "kms")), now, &e1) == 0) {
+			if (store_commit(s) < 0) {
+				rc = emu_err_set(err, ERR_INTERNAL, "internal storage error");
+				break;
+			}
+			continue;
+		}
+		store_rollback(s);
+		if (e1.code != ERR_SM_ENCRYPTION_FAILURE && e1.code != ERR_SM_DECRYPTION_FAILURE) {
+			*err = e1;
+			rc = -1;
+			break;
+		}
+		st = store_prep(s, "UPDATE secret_replicas SET status = 'Failed', status_message = ?3 "
+		                   "WHERE secret_id = ?1 AND region = ?2");
+		if (st) {
+			sqlite3_bind_int64(st, 1, p->id);
+			store_bind_text(st, 2, region);
+			store_bind_text(st, 3, e1.msg);
+		}
+		if ((rc = step_done(s, st, err)) < 0)
+			break;
 	}
 	json_decref(todo);
-	(void)now;
 	return rc;
 }
 

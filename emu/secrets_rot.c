@@ -460,9 +460,8 @@ static int job_insert(struct store *s, long long sid, const char *vid, const cha
 
 static int placeholder(struct store *s, const struct sm_secret *r, const char *vid, double now, struct emu_err *err)
 {
-	struct sm_value none = {0, NULL, 0};
 	int kind, rc = secrets_version_kind(s, r->id, vid, &kind, err);
-	if (rc < 0 || (rc == 0 && secrets_version_insert(s, r, vid, &none, now, err) < 0))
+	if (rc < 0 || (rc == 0 && secrets_version_insert(s, r, vid, NULL, now, err) < 0))
 		return -1;
 	return secrets_stage_attach(s, r->id, SM_PENDING, vid, err);
 }

@@ -188,3 +188,43 @@ def test_get_session_token(endpoint, admin):
     creds = client_for(endpoint, key, "sts").get_session_token(DurationSeconds=900)["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA")
     assert client_for(endpoint, creds, "sts").get_caller_identity()["Arn"] == "arn:aws:iam::%s:user/u1" % ACCT
+
+
+def test_missing_kms_decrypt(endpoint, admin):
+    kms = H.make_client(endpoint, service="kms")
+    key = kms.create_key(Description="app key")["KeyMetadata"]
+    admin["secretsmanager"].create_secret(Name="app/kms", SecretString="under-cmk", KmsKeyId=key["KeyId"])
+    read_only = doc(allow("secretsmanager:GetSecretValue"))
+    role = lambda_role(admin, name="no-kms", policy=read_only)
+    creds = admin["sts"].assume_role(RoleArn=role["Arn"], RoleSessionName="fn")["Credentials"]
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        client_for(endpoint, creds).get_secret_value(SecretId="app/kms")
+    assert code_msg(ei) == ("AccessDeniedException", "Access to KMS is not allowed")
+    # The same role with kms:Decrypt on that key reads it; the AWS managed key needs nothing.
+    admin["iam"].put_role_policy(RoleName="no-kms", PolicyName="kms", PolicyDocument=doc(allow("kms:Decrypt", key["Arn"])))
+    assert client_for(endpoint, creds).get_secret_value(SecretId="app/kms")["SecretString"] == "under-cmk"
+    admin["secretsmanager"].create_secret(Name="app/default-key", SecretString="v")
+    assert client_for(endpoint, creds).get_secret_value(SecretId="app/default-key")["SecretString"] == "v"
+
+
+def test_resource_and_request_tag_conditions(endpoint, admin):
+    sm = admin["secretsmanager"]
+    sm.create_secret(Name="t/pay", SecretString="p", Tags=[{"Key": "team", "Value": "payments"}])
+    sm.create_secret(Name="t/ops", SecretString="o", Tags=[{"Key": "team", "Value": "ops"}])
+    policy = doc(allow("secretsmanager:GetSecretValue", Condition={"StringEquals": {"aws:ResourceTag/team": "payments"}}),
+                 allow("secretsmanager:CreateSecret", Condition={"StringEquals": {"aws:RequestTag/team": "payments"},
+                                                                "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}))
+    role = lambda_role(admin, name="payments", policy=policy)
+    c = client_for(endpoint, admin["sts"].assume_role(RoleArn=role["Arn"], RoleSessionName="fn")["Credentials"])
+    assert c.get_secret_value(SecretId="t/pay")["SecretString"] == "p"
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.get_secret_value(SecretId="t/ops")
+    assert code_msg(ei)[0] == "AccessDeniedException"
+    c.create_secret(Name="t/new", SecretString="n", Tags=[{"Key": "team", "Value": "payments"}])
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.create_secret(Name="t/bad", SecretString="n", Tags=[{"Key": "team", "Value": "ops"}])
+    assert code_msg(ei)[0] == "AccessDeniedException"
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.create_secret(Name="t/bad2", SecretString="n", Tags=[{"Key": "team", "Value": "payments"},
+                                                                {"Key": "owner", "Value": "x"}])
+    assert code_msg(ei)[0] == "AccessDeniedException"

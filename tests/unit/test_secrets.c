@@ -8,6 +8,7 @@
  */
 #include "api/api.h"
 #include "emu/clock.h"
+#include "emu/kms.h"
 #include "emu/secrets.h"
 #include "emu/store.h"
 #include "tests/unit/tap.h"
@@ -808,6 +809,12 @@ static void test_replication(void)
 	json_decref(o);
 	at("eu-central-1", T0 + 5006);
 	is_str(get_value("rep"), "local", "the local secret was left alone");
+	/* A replica's KmsKeyId must name a key of the replica's region. */
+	o = ok_run(kms_create_key, J("{}"), "a KMS key in eu-central-1");
+	json_decref(ok_run(kms_create_alias,
+	                   J("{'AliasName':'alias/eu','TargetKeyId':'%s'}", str(json_object_get(o, "KeyMetadata"), "KeyId")),
+	                   "alias/eu"));
+	json_decref(o);
 	at("us-east-1", T0 + 5007);
 	o = ok_run(sm_replicate_secret_to_regions,
 	           J("{'SecretId':'rep','AddReplicaRegions':[{'Region':'eu-central-1','KmsKeyId':'alias/eu'}],"
