@@ -383,6 +383,30 @@ static int authorize_op(struct emu_call *call, const char *signing, const struct
 	return authz_check(call, op->iam_action, res, NULL, NULL, e);
 }
 
+/* The call context of an authenticated request, its authorization, and the
+ * operation itself (shared by the JSON and Query protocols). */
+static int run_op(struct http_server *h, struct MHD_Connection *c, struct req *r, const struct auth_principal *who,
+                  const char *signing, const struct api_op *op, json_t *in, json_t **out, struct emu_err *e)
+{
+	char ip[64];
+	struct emu_call call = {
+		.store = h->env->store,
+		.account = who->account,
+		.region = who->region,
+		.principal_arn = who->arn,
+		.user_id = who->user_id,
+		.access_key_id = who->access_key_id,
+		.request_id = r->id,
+		.now = clock_now(),
+		.source_ip = peer_ip(c, ip, sizeof ip),
+	};
+	int rc = authorize_op(&call, signing, op, in, e);
+	if (rc == 0)
+		rc = op->fn(&call, in, out, e);
+	json_decref(call.cond);
+	return rc;
+}
+
 static int handle_json(struct http_server *h, struct MHD_Connection *c, struct req *r, const char *method,
                        struct sigv4_request *sreq, const char *target)
 {
@@ -396,9 +420,8 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 			svc = &json_services[i];
 	struct auth_principal who;
 	memset(&who, 0, sizeof who);
-	json_t *in = NULL, *out = NULL, *cond = NULL;
+	json_t *in = NULL, *out = NULL;
 	const struct api_op *op = NULL;
-	char ip[64];
 	int rc;
 
 	if (strcmp(method, "POST") != 0) {
@@ -422,26 +445,12 @@ static int handle_json(struct http_server *h, struct MHD_Connection *c, struct r
 		goto fail;
 	if (model_validate(svc->model, op->name, in, &e) < 0)
 		goto fail;
-	struct emu_call call = {
-		.store = h->env->store,
-		.account = who.account,
-		.region = who.region,
-		.principal_arn = who.arn,
-		.user_id = who.user_id,
-		.access_key_id = who.access_key_id,
-		.request_id = r->id,
-		.now = clock_now(),
-		.source_ip = peer_ip(c, ip, sizeof ip),
-	};
-	int arc = authorize_op(&call, svc->signing, op, in, &e);
-	cond = call.cond;
-	if (arc < 0 || op->fn(&call, in, &out, &e) < 0)
+	if (run_op(h, c, r, &who, svc->signing, op, in, &out, &e) < 0)
 		goto fail;
 	if (!out)
 		out = json_object();
 	audit_api(c, r, svc->event_source, op->name, !op->write, &who, resource_of(in, out), NULL);
 	json_decref(in);
-	json_decref(cond);
 	rc = send_json(c, r, 200, out);
 	json_decref(out);
 	log_req(r, method, target, who.access_key_id, 200, NULL);
@@ -451,7 +460,6 @@ fail:
 	 * misconfiguration hunt most needs to see. */
 	audit_api(c, r, svc ? svc->event_source : "unknown", op ? op->name : (dot ? dot + 1 : target),
 	          op ? !op->write : true, &who, resource_of(in, out), &e);
-	json_decref(cond);
 	json_decref(in);
 	json_decref(out);
 	if (e.code == ERR_INTERNAL)
@@ -502,9 +510,8 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	const char *src = strcmp(method, "GET") == 0 ? query : (r->body.data ? r->body.data : "");
 	size_t srclen = strcmp(method, "GET") == 0 ? strlen(query) : r->body.len;
 	char what[160] = "?";
-	json_t *in = NULL, *out = NULL, *cond = NULL;
+	json_t *in = NULL, *out = NULL;
 	const struct api_op *op = NULL;
-	char ip[64];
 
 	if (r->too_large) {
 		emu_err_set(&e, ERR_REQUEST_TOO_LARGE, NULL);
@@ -536,20 +543,7 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	}
 	if (query_to_json(svc->model, op->name, &qp, &in, &e) < 0 || model_validate(svc->model, op->name, in, &e) < 0)
 		goto fail;
-	struct emu_call call = {
-		.store = h->env->store,
-		.account = who.account,
-		.region = who.region,
-		.principal_arn = who.arn,
-		.user_id = who.user_id,
-		.access_key_id = who.access_key_id,
-		.request_id = r->id,
-		.now = clock_now(),
-		.source_ip = peer_ip(c, ip, sizeof ip),
-	};
-	int zrc = authorize_op(&call, svc->signing, op, in, &e);
-	cond = call.cond;
-	if (zrc < 0 || op->fn(&call, in, &out, &e) < 0)
+	if (run_op(h, c, r, &who, svc->signing, op, in, &out, &e) < 0)
 		goto fail;
 	if (!out)
 		out = json_object();
@@ -564,7 +558,6 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 	audit_api(c, r, evsrc, op->name, !op->write, &who, NULL, NULL);
 	json_decref(in);
 	json_decref(out);
-	json_decref(cond);
 	query_free(&qp);
 	log_req(r, method, what, who.access_key_id, 200, NULL);
 	size_t len;
@@ -573,7 +566,6 @@ static int handle_query(struct http_server *h, struct MHD_Connection *c, struct 
 fail:
 	json_decref(in);
 	json_decref(out);
-	json_decref(cond);
 	query_free(&qp);
 	{
 		char fsrc[96];
