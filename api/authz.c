@@ -15,6 +15,7 @@
 
 #include "api/iam_policy.h"
 #include "emu/iam.h"
+#include "emu/kms.h"
 #include "emu/log.h"
 #include "emu/store.h"
 #include "emu/util.h"
@@ -123,20 +124,24 @@ static void ctx_add(struct ctx_buf *cb, json_t *obj)
 }
 
 static int evaluate_ctx(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
-                        const char *resource_policy, enum iam_policy_kind rkind, json_t *rcond, struct emu_err *err);
+                        const char *resource_policy, enum iam_policy_kind rkind, json_t *rcond, bool required,
+                        struct emu_err *err);
 
 static int evaluate(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
                     const char *resource_policy, enum iam_policy_kind rkind, struct emu_err *err)
 {
-	return evaluate_ctx(call, action, resource, resource_account, resource_policy, rkind, NULL, err);
+	return evaluate_ctx(call, action, resource, resource_account, resource_policy, rkind, NULL,
+	                    rkind == IAM_POLICY_TRUST, err);
 }
 
 static int evaluate_ctx(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
-                        const char *resource_policy, enum iam_policy_kind rkind, json_t *rcond, struct emu_err *err)
+                        const char *resource_policy, enum iam_policy_kind rkind, json_t *rcond, bool required,
+                        struct emu_err *err)
 {
 	const char *racct = resource_account ? resource_account : call->account;
 	/* Fast path, no store access: root in its own account, nothing that could deny. */
-	if (!resource_policy && strcmp(racct, call->account) == 0 && ptype_of(call->principal_arn) == IAM_PRINCIPAL_ROOT)
+	if (!resource_policy && !required && strcmp(racct, call->account) == 0 &&
+	    ptype_of(call->principal_arn) == IAM_PRINCIPAL_ROOT)
 		return 0;
 	json_t *docs = NULL;
 	int kind = iam_principal_policies(call->store, call->principal_arn, &docs, err);
@@ -207,7 +212,7 @@ static int evaluate_ctx(struct emu_call *call, const char *action, const char *r
 		.now = call->now,
 	};
 	struct iam_eval_input in = {.rq = &rq, .identity = ids, .nidentity = nids, .session = sess, .nsession = nsess,
-	                            .resource = res, .resource_required = rkind == IAM_POLICY_TRUST};
+	                            .resource = res, .resource_required = required};
 	struct iam_result r;
 	iam_policy_evaluate(&in, &r);
 	if (r.decision == IAM_ALLOW) {
@@ -234,7 +239,7 @@ int authz_check_ctx(struct emu_call *call, const char *action, const char *resou
                     const char *resource_policy, json_t *resource_cond, struct emu_err *err)
 {
 	return evaluate_ctx(call, action, resource, resource_account, resource_policy, IAM_POLICY_RESOURCE, resource_cond,
-	                    err);
+	                    false, err);
 }
 
 bool authz_is_root_of(const struct emu_call *call, const char *account)
@@ -269,16 +274,42 @@ int authz_kms(struct emu_call *call, const char *key_arn, bool decrypt, struct e
 	if (!key_arn)
 		return 0;
 	/* arn:aws:kms:REGION:ACCOUNT:key/ID */
-	char account[13] = "";
-	const char *p = key_arn;
-	for (int colons = 0; *p && colons < 4; p++)
-		if (*p == ':')
-			colons++;
-	if (strlen(p) > 12 && p[12] == ':')
-		snprintf(account, sizeof account, "%.12s", p);
+	char region[64] = "", account[13] = "";
+	const char *f[6] = {0};
+	int nf = 0;
+	for (const char *p = key_arn; p && nf < 6; nf++) {
+		f[nf] = p;
+		p = strchr(p, ':');
+		if (p)
+			p++;
+	}
+	if (nf == 6) {
+		snprintf(region, sizeof region, "%.*s", (int)(f[4] - f[3] - 1), f[3]);
+		snprintf(account, sizeof account, "%.*s", (int)(f[5] - f[4] - 1), f[4]);
+	}
+	/* The key policy is a required resource policy (as AWS evaluates KMS):
+	 * the default one names the account root, which hands the decision to
+	 * IAM; another account must be named in it. */
+	char *policy = NULL;
+	struct emu_call owner = *call;
+	owner.account = account;
+	owner.region = region;
+	owner.action = NULL;
+	owner.cond = NULL;
+	json_t *in = json_pack("{s:s,s:s}", "KeyId", key_arn, "PolicyName", "default"), *out = NULL;
+	struct emu_err perr;
+	if (account[0] && kms_get_key_policy(&owner, in, &out, &perr) == 0) {
+		const char *p = json_string_value(json_object_get(out, "Policy"));
+		if (p)
+			policy = util_strdup(p);
+	}
+	json_decref(in);
+	json_decref(out);
 	/* Secrets Manager asks KMS to decrypt (reads) or to make a data key (writes). */
-	if (authz_check(call, decrypt ? "kms:Decrypt" : "kms:GenerateDataKey", key_arn, account[0] ? account : NULL, NULL,
-	                err) == 0)
+	int rc = evaluate_ctx(call, decrypt ? "kms:Decrypt" : "kms:GenerateDataKey", key_arn, account[0] ? account : NULL,
+	                      policy, IAM_POLICY_RESOURCE, NULL, policy != NULL, err);
+	free(policy);
+	if (rc == 0)
 		return 0;
 	/* Secrets Manager's own words for this case; the evaluator's reason goes to the log. */
 	log_info(call->request_id ? call->request_id : "authz", "KMS denied: %s", err->msg);

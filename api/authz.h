@@ -33,9 +33,9 @@ int authz_may_assume(struct emu_call *call, const struct iam_role *role, const c
                      struct emu_err *err);
 /* The Secrets Manager domain's KMS hook: kms:Decrypt (reads) or
  * kms:GenerateDataKey (writes) on a customer key; the AWS managed key
- * (key_arn NULL) is usable by every principal of the account.  Key policies
- * are not evaluated yet: the default key policy delegates to IAM, which is
- * what is evaluated. */
+ * (key_arn NULL) is usable by every principal of the account.  The key's
+ * policy must allow (the default one names the account root, which
+ * delegates to IAM; another account must be named in it). */
 int authz_kms(struct emu_call *call, const char *key_arn, bool decrypt, struct emu_err *err);
 /* Drops compiled policies (after reset). */
 void authz_cache_clear(void);

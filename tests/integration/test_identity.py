@@ -228,3 +228,38 @@ def test_resource_and_request_tag_conditions(endpoint, admin):
         c.create_secret(Name="t/bad2", SecretString="n", Tags=[{"Key": "team", "Value": "payments"},
                                                                 {"Key": "owner", "Value": "x"}])
     assert code_msg(ei)[0] == "AccessDeniedException"
+
+
+def test_cross_account_through_resource_policy(endpoint, admin):
+    H.http_post(endpoint + "/_rdsemu/fixtures", json.dumps({"accounts": [{"id": OTHER, "access_keys": [
+        {"access_key_id": OTHER_KEY, "secret_access_key": OTHER_SECRET}]}]}).encode())
+    kms = H.make_client(endpoint, service="kms")
+    key = kms.create_key(Description="shared")["KeyMetadata"]
+    arn = admin["secretsmanager"].create_secret(Name="shared/db", SecretString="shared", KmsKeyId=key["Arn"])["ARN"]
+    iam_b = H.make_client(endpoint, service="iam", key=OTHER_KEY, secret=OTHER_SECRET)
+    iam_b.create_user(UserName="partner")
+    iam_b.put_user_policy(UserName="partner", PolicyName="p", PolicyDocument=doc(
+        allow("secretsmanager:GetSecretValue", arn), allow("kms:Decrypt", key["Arn"])))
+    k = iam_b.create_access_key(UserName="partner")["AccessKey"]
+    sm_b = client_for(endpoint, k)
+    # Identity policy alone is not enough across accounts: the secret's owner must agree.
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        sm_b.get_secret_value(SecretId=arn)
+    assert code_msg(ei)[0] == "AccessDeniedException"
+    assert "because no resource-based policy allows" in code_msg(ei)[1]
+    admin["secretsmanager"].put_resource_policy(SecretId=arn, ResourcePolicy=doc(
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:user/partner" % OTHER},
+         "Action": "secretsmanager:GetSecretValue", "Resource": "*"}))
+    # The secret now allows the partner, but the KMS key's policy does not name the other account.
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        sm_b.get_secret_value(SecretId=arn)
+    assert code_msg(ei) == ("AccessDeniedException", "Access to KMS is not allowed")
+    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=doc(
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:root" % ACCT}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:root" % OTHER}, "Action": "kms:Decrypt",
+         "Resource": "*"}))
+    assert sm_b.get_secret_value(SecretId=arn)["SecretString"] == "shared"
+    # By name it is not found: other accounts' secrets are addressed by ARN only.
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        sm_b.get_secret_value(SecretId="shared/db")
+    assert code_msg(ei)[0] in ("ResourceNotFoundException", "AccessDeniedException")
