@@ -28,7 +28,7 @@ rdsemu_python() {
 rdsemu_deps() {
 	local what="$1"
 	local build=(gcc pkg-config meson ninja-build libmicrohttpd-dev libssl-dev libsqlite3-dev libjansson-dev
-		libpq-dev ca-certificates)
+		libpq-dev ca-certificates postgresql mariadb-server mariadb-client)
 	case "$what" in
 	build) rdsemu_apt_install "${build[@]}" ;;
 	test)
