@@ -19,6 +19,7 @@
 #include "api/auth.h"
 #include "api/authz.h"
 #include "api/iam.h"
+#include "api/rds.h"
 #include "api/jsonreq.h"
 #include "api/query.h"
 #include "api/sigv4.h"
@@ -370,6 +371,8 @@ static int authorize_op(struct emu_call *call, const char *signing, const struct
 	} else if (strcmp(signing, "sts") == 0) {
 		if ((v = json_string_value(json_object_get(in, "RoleArn"))))
 			snprintf(res, sizeof res, "%.1100s", v);
+	} else if (strcmp(signing, "rds") == 0) {
+		rds_authz_resource(call->region, call->account, in, res, sizeof res);
 	} else if (strcmp(signing, "kms") == 0) {
 		/* A key named by ARN or id is the resource; an alias is resolved by
 		 * KMS itself, so it is authorized here on "*". */
@@ -487,6 +490,7 @@ struct query_service {
 static const struct query_service query_services[] = {
 	{"sts", sts_op_find, &model_sts},
 	{"iam", iam_op_find, &model_iam},
+	{"rds", rds_op_find, &model_rds},
 };
 
 static const struct query_service *query_service_of(const char *signing)

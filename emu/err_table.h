@@ -62,3 +62,10 @@ X(KMS_UNSUPPORTED, "UnsupportedOperationException", "UnsupportedOperation", 400,
 X(KMS_MALFORMED_POLICY, "MalformedPolicyDocumentException", "MalformedPolicyDocument", 400, 400, "", 0, "")
 X(KMS_TAG, "TagException", "TagException", 400, 400, "", 0, "")
 X(KMS_DRY_RUN, "DryRunOperationException", "DryRunOperation", 400, 400, "", 0, "The request would have succeeded, but the DryRun parameter was set.")
+/* RDS (Query codes and statuses from botocore's rds model; aws-behaviour.md 4.4) */
+X(INVALID_PARAMETER_COMBINATION, "ValidationException", "InvalidParameterCombination", 400, 400, "", 0, "")
+X(RDS_DB_INSTANCE_NOT_FOUND, "DBInstanceNotFoundFault", "DBInstanceNotFound", 404, 404, "", 0, "")
+X(RDS_DB_INSTANCE_EXISTS, "DBInstanceAlreadyExistsFault", "DBInstanceAlreadyExists", 400, 400, "", 0, "")
+X(RDS_INVALID_DB_INSTANCE_STATE, "InvalidDBInstanceStateFault", "InvalidDBInstanceState", 400, 400, "", 0, "")
+X(RDS_DB_CLUSTER_NOT_FOUND, "DBClusterNotFoundFault", "DBClusterNotFoundFault", 404, 404, "", 0, "")
+X(RDS_TAG_QUOTA, "TagQuotaPerResourceExceeded", "TagQuotaPerResourceExceeded", 400, 400, "", 0, "")

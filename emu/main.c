@@ -10,6 +10,7 @@
 #include "emu/audit.h"
 #include "emu/clock.h"
 #include "emu/config.h"
+#include "emu/engines.h"
 #include "emu/fixtures.h"
 #include "emu/kms.h"
 #include "emu/log.h"
@@ -155,6 +156,10 @@ static int serve(int argc, char **argv)
 	int status = 1;
 	if (store_open(&a.store, a.cfg.ephemeral ? NULL : a.cfg.state_dir, &err) < 0) {
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
+		goto out;
+	}
+	if (engines_init_from_env() < 0) {
+		fprintf(stderr, "rdsemu: RDSEMU_ENGINE_MATRIX must be aws (default) or strict\n");
 		goto out;
 	}
 	if (kms_init(a.store, a.cfg.ephemeral ? NULL : a.cfg.state_dir, &err) < 0) {

@@ -156,6 +156,7 @@ struct model_service {
 extern const struct model_service model_sm;  /* Secrets Manager, JSON 1.1 */
 extern const struct model_service model_sts; /* STS, Query */
 extern const struct model_service model_iam; /* IAM, Query */
+extern const struct model_service model_rds; /* RDS, Query */
 extern const struct model_service model_cloudtrail; /* CloudTrail, JSON 1.1 (LookupEvents) */
 extern const struct model_service model_kms; /* KMS, JSON 1.1 */
 

@@ -240,6 +240,17 @@ static const char *const migrations[] = {
 	 * it, each with that key's ARN (format: emu/secrets_enc.c); NULL with a
 	 * value = a plaintext value written before this migration. */
 	"ALTER TABLE secret_versions ADD COLUMN data_keys BLOB;",
+	/* RDS DB instances (emu/rds.c): the DBInstance document as the API
+	 * returns it; the master password stays out of the document. */
+	"CREATE TABLE rds_instances ("
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"                /* DBInstanceIdentifier, lower case */
+	"  created REAL NOT NULL,"
+	"  doc TEXT NOT NULL,"               /* DBInstance JSON (TagList included) */
+	"  master_password TEXT,"
+	"  PRIMARY KEY(account, region, id)"
+	");",
 };
 
 int schema_count(void) { return (int)ARRAY_LEN(migrations); }

@@ -1,0 +1,832 @@
+/*
+ * rds.c owns the RDS DB instance control plane: the rds_instances rows
+ * (one JSON document per instance, the API's DBInstance shape, plus the
+ * master password kept out of the document), identifiers, ARNs, endpoint
+ * names, the instance state machine without servers, tags of instances.
+ * May call: emu/store, emu/engines, emu/util, emu/err, emu/clock-free
+ * call->now; the server supervisor only through the hooks of rds.h.
+ * Invariants: identifiers are stored in lower case; the document's
+ * DBInstanceIdentifier equals the row's id; every operation runs in one
+ * savepoint and leaves nothing behind on failure; hooks run after the
+ * domain's checks, inside the savepoint (a failing start rolls back).
+ */
+#include "emu/rds.h"
+
+#include "emu/engines.h"
+#include "emu/store.h"
+#include "emu/util.h"
+
+#include <ctype.h>
+#include <strings.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RDS_ID_MAX 63
+#define RDS_ARN_MAX 256
+#define RDS_TAGS_MAX 50
+#define RDS_PAGE_DEFAULT 100
+#define RDS_DOC_MAX (1 << 20)
+
+static struct rds_instance_hooks hooks;
+static bool hooks_set;
+
+void rds_set_instance_hooks(const struct rds_instance_hooks *h)
+{
+	if (h) {
+		hooks = *h;
+		hooks_set = true;
+	} else {
+		memset(&hooks, 0, sizeof hooks);
+		hooks_set = false;
+	}
+}
+
+/* ---- input helpers ------------------------------------------------------ */
+
+static const char *in_str(json_t *in, const char *key)
+{
+	return json_string_value(json_object_get(in, key));
+}
+
+static bool in_bool(json_t *in, const char *key, bool dflt)
+{
+	json_t *v = json_object_get(in, key);
+	return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+static bool in_has(json_t *in, const char *key)
+{
+	json_t *v = json_object_get(in, key);
+	return v && !json_is_null(v);
+}
+
+/* [a-zA-Z](-?[a-zA-Z0-9]+)*, 1..63: lower-cased into out. */
+static int check_identifier(const char *member, const char *v, char out[RDS_ID_MAX + 1], struct emu_err *err)
+{
+	size_t n = v ? strlen(v) : 0;
+	bool good = n >= 1 && n <= RDS_ID_MAX && isalpha((unsigned char)v[0]) && v[n - 1] != '-';
+	for (size_t i = 0; good && i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!(isalnum(c) || c == '-') || (c == '-' && v[i + 1] == '-'))
+			good = false;
+	}
+	if (!good)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter %s is not a valid identifier. Identifiers must begin with a letter; "
+		                   "must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen "
+		                   "or contain two consecutive hyphens.",
+		                   member);
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)tolower((unsigned char)v[i]);
+	return 0;
+}
+
+/* A DBInstanceIdentifier given as an identifier or an instance ARN of this
+ * account and region; lower-cased.  Not found-looking ARNs -> not found. */
+static int resolve_id(struct emu_call *call, const char *v, char out[RDS_ID_MAX + 1], struct emu_err *err)
+{
+	if (v && util_has_prefix(v, "arn:")) {
+		char prefix[RDS_ARN_MAX];
+		snprintf(prefix, sizeof prefix, "arn:aws:rds:%s:%s:db:", call->region, call->account);
+		if (!util_has_prefix(v, prefix) || strlen(v + strlen(prefix)) > RDS_ID_MAX)
+			return emu_err_set(err, ERR_RDS_DB_INSTANCE_NOT_FOUND, "DBInstance %.300s not found.", v);
+		v += strlen(prefix);
+	}
+	return check_identifier("DBInstanceIdentifier", v, out, err);
+}
+
+/* ---- identifiers ---------------------------------------------------------- */
+
+static void instance_arn(struct emu_call *call, const char *id, char out[RDS_ARN_MAX])
+{
+	snprintf(out, RDS_ARN_MAX, "arn:aws:rds:%s:%s:db:%s", call->region, call->account, id);
+}
+
+/* The 12 lowercase alphanumerics shared by every endpoint of an account and
+ * region: derived from both, so they are stable without any stored state. */
+static void dns_part(const char *account, const char *region, char out[13])
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	char buf[128], hex[65];
+	int n = snprintf(buf, sizeof buf, "rdsemu-dns/%s/%s", account, region);
+	util_sha256_hex(buf, n > 0 ? (size_t)n : 0, hex);
+	for (int i = 0; i < 12; i++) {
+		unsigned v = (unsigned)util_hexval(hex[2 * i]) * 16u + (unsigned)util_hexval(hex[2 * i + 1]);
+		out[i] = alnum[v % 36];
+	}
+	out[0] = alnum[(unsigned)util_hexval(hex[30]) % 26]; /* AWS's start with a letter */
+	out[12] = '\0';
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+/* 1 found (*doc new reference), 0 absent, -1 error. */
+static int load(struct store *s, const char *account, const char *region, const char *id, json_t **doc,
+                struct emu_err *err)
+{
+	*doc = NULL;
+	sqlite3_stmt *st = store_prep(s, "SELECT doc FROM rds_instances WHERE account = ?1 AND region = ?2 AND id = ?3");
+	if (!st)
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	store_bind_text(st, 1, account);
+	store_bind_text(st, 2, region);
+	store_bind_text(st, 3, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return store_fail(s, err);
+	const char *text = store_col_text(st, 0);
+	*doc = text ? json_loads(text, 0, NULL) : NULL;
+	sqlite3_reset(st);
+	if (!json_is_object(*doc)) {
+		json_decref(*doc);
+		*doc = NULL;
+		return emu_err_set(err, ERR_INTERNAL, "corrupt instance row");
+	}
+	return 1;
+}
+
+static int load_required(struct emu_call *call, const char *id, json_t **doc, struct emu_err *err)
+{
+	int rc = load(call->store, call->account, call->region, id, doc, err);
+	if (rc == 0)
+		return emu_err_set(err, ERR_RDS_DB_INSTANCE_NOT_FOUND, "DBInstance %s not found.", id);
+	return rc < 0 ? -1 : 0;
+}
+
+static int save(struct store *s, const char *account, const char *region, const char *id, json_t *doc,
+                double created, const char *password, bool insert, struct emu_err *err)
+{
+	char *text = json_dumps(doc, JSON_COMPACT);
+	if (!text)
+		return emu_err_set(err, ERR_INTERNAL, "out of memory");
+	sqlite3_stmt *st;
+	if (insert)
+		st = store_prep(s, "INSERT INTO rds_instances(account, region, id, created, doc, master_password) "
+		                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	else
+		st = store_prep(s, "UPDATE rds_instances SET doc = ?5, master_password = coalesce(?6, master_password) "
+		                   "WHERE account = ?1 AND region = ?2 AND id = ?3 AND ?4 IS NOT NULL");
+	if (!st) {
+		free(text);
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	}
+	store_bind_text(st, 1, account);
+	store_bind_text(st, 2, region);
+	store_bind_text(st, 3, id);
+	sqlite3_bind_double(st, 4, created);
+	store_bind_text(st, 5, text);
+	store_bind_text(st, 6, password);
+	int rc = sqlite3_step(st);
+	free(text);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, err);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int finish(struct store *s, int rc, json_t **out, struct emu_err *err)
+{
+	if (rc < 0) {
+		store_rollback(s);
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	if (store_commit(s) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	}
+	return 0;
+}
+
+#define RDS_TX_OP(fn, impl)                                                                        \
+	int fn(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)               \
+	{                                                                                          \
+		*out = NULL;                                                                       \
+		if (in && !json_is_object(in))                                                     \
+			return emu_err_set(err, ERR_SERIALIZATION, "request must be an object");  \
+		if (store_begin(call->store) < 0)                                                  \
+			return emu_err_set(err, ERR_INTERNAL, "internal storage error");           \
+		return finish(call->store, impl(call, in, out, err), out, err);                    \
+	}
+
+int rds_instance_set_status(struct store *s, const char *account, const char *region, const char *id,
+                            const char *status, struct emu_err *err)
+{
+	if (store_begin(s) < 0)
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	json_t *doc = NULL;
+	int rc = load(s, account, region, id, &doc, err);
+	if (rc == 0)
+		rc = emu_err_set(err, ERR_RDS_DB_INSTANCE_NOT_FOUND, "DBInstance %s not found.", id);
+	if (rc > 0) {
+		json_object_set_new(doc, "DBInstanceStatus", json_string(status));
+		rc = save(s, account, region, id, doc, 0, NULL, false, err);
+	}
+	json_decref(doc);
+	json_t *none = NULL;
+	return finish(s, rc < 0 ? -1 : 0, &none, err);
+}
+
+/* ---- tags --------------------------------------------------------------------- */
+
+/* Merges tags (a TagList from the request) into doc's TagList. */
+static int merge_tags(json_t *doc, json_t *tags, struct emu_err *err)
+{
+	json_t *list = json_object_get(doc, "TagList");
+	if (!json_is_array(list)) {
+		list = json_array();
+		json_object_set_new(doc, "TagList", list);
+	}
+	size_t i;
+	json_t *t;
+	json_array_foreach(tags, i, t) {
+		const char *k = in_str(t, "Key");
+		const char *v = in_str(t, "Value");
+		if (!k || !*k)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Tag key must not be empty.");
+		if (util_has_prefix(k, "aws:") || util_has_prefix(k, "rds:"))
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+			                   "Tag keys starting with 'aws:' or 'rds:' are reserved.");
+		size_t j;
+		json_t *old;
+		bool found = false;
+		json_array_foreach(list, j, old) {
+			if (strcmp(in_str(old, "Key") ? in_str(old, "Key") : "", k) == 0) {
+				json_object_set_new(old, "Value", json_string(v ? v : ""));
+				found = true;
+				break;
+			}
+		}
+		if (!found) {
+			if (json_array_size(list) >= RDS_TAGS_MAX)
+				return emu_err_set(err, ERR_RDS_TAG_QUOTA, "Cannot add more than %d tags to a resource.",
+				                   RDS_TAGS_MAX);
+			json_array_append_new(list, json_pack("{s:s, s:s}", "Key", k, "Value", v ? v : ""));
+		}
+	}
+	return 0;
+}
+
+/* The instance named by a ResourceName ARN (other resource types: not found). */
+static int tag_target(struct emu_call *call, json_t *in, char id[RDS_ID_MAX + 1], json_t **doc, struct emu_err *err)
+{
+	const char *arn = in_str(in, "ResourceName");
+	char prefix[RDS_ARN_MAX];
+	snprintf(prefix, sizeof prefix, "arn:aws:rds:%s:%s:db:", call->region, call->account);
+	if (!arn || !util_has_prefix(arn, "arn:aws:rds:"))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid resource name: %.300s",
+		                   arn ? arn : "");
+	if (!util_has_prefix(arn, prefix) || check_identifier("ResourceName", arn + strlen(prefix), id, err) < 0)
+		return emu_err_set(err, ERR_RDS_DB_INSTANCE_NOT_FOUND, "DBInstance %.300s not found.", arn);
+	return load_required(call, id, doc, err);
+}
+
+static int add_tags_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	(void)out;
+	char id[RDS_ID_MAX + 1];
+	json_t *doc = NULL;
+	if (tag_target(call, in, id, &doc, err) < 0)
+		return -1;
+	int rc = merge_tags(doc, json_object_get(in, "Tags"), err);
+	if (rc == 0)
+		rc = save(call->store, call->account, call->region, id, doc, 0, NULL, false, err);
+	json_decref(doc);
+	return rc;
+}
+
+static int remove_tags_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	(void)out;
+	char id[RDS_ID_MAX + 1];
+	json_t *doc = NULL;
+	if (tag_target(call, in, id, &doc, err) < 0)
+		return -1;
+	json_t *list = json_object_get(doc, "TagList");
+	size_t i;
+	json_t *k;
+	json_array_foreach(json_object_get(in, "TagKeys"), i, k) {
+		for (size_t j = json_array_size(list); j-- > 0;) {
+			const char *have = in_str(json_array_get(list, j), "Key");
+			if (have && json_string_value(k) && strcmp(have, json_string_value(k)) == 0)
+				json_array_remove(list, j);
+		}
+	}
+	int rc = save(call->store, call->account, call->region, id, doc, 0, NULL, false, err);
+	json_decref(doc);
+	return rc;
+}
+
+static int list_tags_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	char id[RDS_ID_MAX + 1];
+	json_t *doc = NULL;
+	if (tag_target(call, in, id, &doc, err) < 0)
+		return -1;
+	json_t *list = json_object_get(doc, "TagList");
+	*out = json_pack("{s:o}", "TagList", json_is_array(list) ? json_incref(list) : json_array());
+	json_decref(doc);
+	return *out ? 0 : emu_err_set(err, ERR_INTERNAL, "out of memory");
+}
+
+/* ---- create ------------------------------------------------------------------- */
+
+static int check_password(const char *pw, const struct engine_info *eng, struct emu_err *err)
+{
+	size_t n = strlen(pw);
+	size_t max = eng->family == ENGINE_FAMILY_MYSQL ? 41 : eng->family == ENGINE_FAMILY_SQLSERVER ? 128 : 128;
+	if (n < 8)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUserPassword is not a valid password because it is shorter "
+		                   "than 8 characters.");
+	if (n > max)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUserPassword is not a valid password because it is longer "
+		                   "than %zu characters.",
+		                   max);
+	for (const char *p = pw; *p; p++)
+		if (*p == '/' || *p == '"' || *p == '@' || *p == ' ' || (unsigned char)*p < 0x20 ||
+		    (unsigned char)*p > 0x7e)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+			                   "The parameter MasterUserPassword is not a valid password. Only printable ASCII "
+			                   "characters besides '/', '@', '\"', ' ' may be used.");
+	return 0;
+}
+
+static int check_iam_auth(const struct engine_info *eng, struct emu_err *err)
+{
+	if (!eng->iam_auth)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "IAM Database Authentication is not supported for this configuration: engine %s.",
+		                   eng->name);
+	return 0;
+}
+
+static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	char id[RDS_ID_MAX + 1];
+	if (check_identifier("DBInstanceIdentifier", in_str(in, "DBInstanceIdentifier"), id, err) < 0)
+		return -1;
+	const char *engine_in = in_str(in, "Engine");
+	char engine[64];
+	size_t el = engine_in ? strlen(engine_in) : 0;
+	if (el >= sizeof engine)
+		el = sizeof engine - 1;
+	for (size_t i = 0; i < el; i++)
+		engine[i] = (char)tolower((unsigned char)engine_in[i]);
+	engine[el] = '\0';
+	const struct engine_info *eng = engines_find(engine);
+	if (!eng)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid DB engine: %.64s",
+		                   engine_in ? engine_in : "");
+	const char *cls = in_str(in, "DBInstanceClass");
+	if (!cls || !util_has_prefix(cls, "db."))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid DB Instance class: %.64s", cls ? cls : "");
+	if (eng->aurora) {
+		const char *cl = in_str(in, "DBClusterIdentifier");
+		if (!cl)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+			                   "The requested DB Instance will be a member of a DB Cluster. "
+			                   "Set DBClusterIdentifier.");
+		return emu_err_set(err, ERR_RDS_DB_CLUSTER_NOT_FOUND, "DBCluster %.64s not found.", cl);
+	}
+	if (in_has(in, "DBClusterIdentifier"))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "The requested DB instance engine %s cannot be a member of a DB cluster.", eng->name);
+	const char *user = in_str(in, "MasterUsername");
+	const char *pw = in_str(in, "MasterUserPassword");
+	bool manage = in_bool(in, "ManageMasterUserPassword", false);
+	if (!user || !*user)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUsername must be provided and must not be blank.");
+	if (strlen(user) > 63 || !isalpha((unsigned char)user[0]))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUsername is not a valid identifier. Identifiers must begin "
+		                   "with a letter and contain at most 63 alphanumeric characters.");
+	for (const char *p = user; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+			                   "The parameter MasterUsername is not a valid identifier. Identifiers must begin "
+			                   "with a letter and contain at most 63 alphanumeric characters.");
+	if (manage && pw)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "You can't specify MasterUserPassword and ManageMasterUserPassword together.");
+	if (manage)
+		/* The Secrets Manager domain cannot create service-owned secrets
+		 * (rds!db-... names, OwningService) yet. */
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "ManageMasterUserPassword is not supported by this emulator yet.");
+	if (!pw)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUserPassword must be provided and must not be blank.");
+	if (check_password(pw, eng, err) < 0)
+		return -1;
+	bool iam = in_bool(in, "EnableIAMDatabaseAuthentication", false);
+	if (iam && check_iam_auth(eng, err) < 0)
+		return -1;
+	bool multi = in_bool(in, "MultiAZ", false);
+	if (multi && !eng->multi_az)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "Requested DB Instance engine %s does not support Multi-AZ.", eng->name);
+	if (multi && in_has(in, "AvailabilityZone"))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "Requesting a specific availability zone is not valid for Multi-AZ instances.");
+	json_t *portv = json_object_get(in, "Port");
+	long long port = json_is_integer(portv) ? json_integer_value(portv) : eng->port;
+	if (port < 1150 || port > 65535)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid port %lld: must be 1150-65535.", port);
+
+	json_t *doc = NULL;
+	int rc = load(call->store, call->account, call->region, id, &doc, err);
+	json_decref(doc);
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return emu_err_set(err, ERR_RDS_DB_INSTANCE_EXISTS, "DB instance already exists");
+
+	char arn[RDS_ARN_MAX], dns[13], addr[RDS_ARN_MAX], resid[30] = "db-", az[80];
+	instance_arn(call, id, arn);
+	dns_part(call->account, call->region, dns);
+	snprintf(addr, sizeof addr, "%s.%s.%s.rds.amazonaws.com", id, dns, call->region);
+	util_random_from(resid + 3, 26, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	const char *azin = in_str(in, "AvailabilityZone");
+	snprintf(az, sizeof az, "%.70s", azin ? azin : "");
+	if (!azin)
+		snprintf(az, sizeof az, "%.70sa", call->region);
+	const char *ver = in_str(in, "EngineVersion");
+	json_t *allocv = json_object_get(in, "AllocatedStorage");
+	bool aws_managed_start = hooks_set && hooks.start && eng->server != ENGINE_SERVER_NONE;
+
+	doc = json_object();
+	json_object_set_new(doc, "DBInstanceIdentifier", json_string(id));
+	json_object_set_new(doc, "DBInstanceClass", json_string(cls));
+	json_object_set_new(doc, "Engine", json_string(eng->name));
+	json_object_set_new(doc, "DBInstanceStatus", json_string(aws_managed_start ? "creating" : "available"));
+	json_object_set_new(doc, "MasterUsername", json_string(user));
+	if (in_str(in, "DBName"))
+		json_object_set_new(doc, "DBName", json_string(in_str(in, "DBName")));
+	json_object_set_new(doc, "Endpoint", json_pack("{s:s, s:I, s:s}", "Address", addr, "Port", port,
+	                                               "HostedZoneId", "Z2R2ITUGPM61AM"));
+	json_object_set_new(doc, "AllocatedStorage",
+	                    json_integer(json_is_integer(allocv) ? json_integer_value(allocv) : 20));
+	json_object_set_new(doc, "InstanceCreateTime", json_real(call->now));
+	json_object_set_new(doc, "PreferredBackupWindow", json_string("03:00-03:30"));
+	json_object_set_new(doc, "BackupRetentionPeriod", json_integer(1));
+	json_object_set_new(doc, "DBSecurityGroups", json_array());
+	json_object_set_new(doc, "VpcSecurityGroups", json_array());
+	json_object_set_new(doc, "AvailabilityZone", json_string(az));
+	if (multi)
+		json_object_set_new(doc, "SecondaryAvailabilityZone", json_pack("s+", call->region, "b"));
+	json_object_set_new(doc, "PreferredMaintenanceWindow", json_string("sun:05:00-sun:05:30"));
+	json_object_set_new(doc, "PendingModifiedValues", json_object());
+	json_object_set_new(doc, "MultiAZ", json_boolean(multi));
+	json_object_set_new(doc, "EngineVersion", json_string(ver ? ver : eng->default_version));
+	json_object_set_new(doc, "AutoMinorVersionUpgrade", json_true());
+	json_object_set_new(doc, "ReadReplicaDBInstanceIdentifiers", json_array());
+	json_object_set_new(doc, "PubliclyAccessible", json_boolean(in_bool(in, "PubliclyAccessible", false)));
+	json_object_set_new(doc, "StorageType", json_string("gp2"));
+	json_object_set_new(doc, "DbInstancePort", json_integer(0));
+	json_object_set_new(doc, "StorageEncrypted", json_boolean(in_bool(in, "StorageEncrypted", false)));
+	json_object_set_new(doc, "DbiResourceId", json_string(resid));
+	json_object_set_new(doc, "CACertificateIdentifier", json_string("rds-ca-rsa2048-g1"));
+	json_object_set_new(doc, "CopyTagsToSnapshot", json_false());
+	json_object_set_new(doc, "DBInstanceArn", json_string(arn));
+	json_object_set_new(doc, "IAMDatabaseAuthenticationEnabled", json_boolean(iam));
+	json_object_set_new(doc, "DeletionProtection", json_false());
+	json_object_set_new(doc, "TagList", json_array());
+	json_t *tags = json_object_get(in, "Tags");
+	rc = json_is_array(tags) ? merge_tags(doc, tags, err) : 0;
+	if (rc == 0)
+		rc = save(call->store, call->account, call->region, id, doc, call->now, pw, true, err);
+	if (rc == 0 && aws_managed_start)
+		rc = hooks.start(hooks.ctx, call->account, call->region, doc, pw, err);
+	if (rc < 0) {
+		json_decref(doc);
+		return -1;
+	}
+	*out = json_pack("{s:o}", "DBInstance", doc);
+	return 0;
+}
+
+/* ---- describe ------------------------------------------------------------------ */
+
+/* Does doc pass every filter?  Unknown filter names -> InvalidParameterValue. */
+static int filters_check(json_t *filters, struct emu_err *err)
+{
+	static const char *const names[] = {"db-cluster-id", "db-instance-id", "dbi-resource-id", "domain", "engine"};
+	size_t i;
+	json_t *f;
+	json_array_foreach(filters, i, f) {
+		const char *n = in_str(f, "Name");
+		bool known = false;
+		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+			known = known || (n && strcmp(n, names[k]) == 0);
+		if (!known)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Unrecognized filter name: %.128s.",
+			                   n ? n : "");
+		if (!json_is_array(json_object_get(f, "Values")) || json_array_size(json_object_get(f, "Values")) == 0)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Filter %s must have at least one value.", n);
+	}
+	return 0;
+}
+
+static bool filters_match(json_t *filters, json_t *doc)
+{
+	size_t i;
+	json_t *f;
+	json_array_foreach(filters, i, f) {
+		const char *n = in_str(f, "Name");
+		const char *have = NULL;
+		const char *arn = in_str(doc, "DBInstanceArn");
+		if (strcmp(n, "db-instance-id") == 0)
+			have = in_str(doc, "DBInstanceIdentifier");
+		else if (strcmp(n, "db-cluster-id") == 0)
+			have = in_str(doc, "DBClusterIdentifier");
+		else if (strcmp(n, "dbi-resource-id") == 0)
+			have = in_str(doc, "DbiResourceId");
+		else if (strcmp(n, "engine") == 0)
+			have = in_str(doc, "Engine");
+		bool any = false;
+		size_t j;
+		json_t *v;
+		json_array_foreach(json_object_get(f, "Values"), j, v) {
+			const char *w = json_string_value(v);
+			if (!w || !have)
+				continue;
+			if (strcmp(n, "db-instance-id") == 0 ? (strcasecmp(w, have) == 0 || (arn && strcmp(w, arn) == 0))
+			                                     : strcmp(w, have) == 0)
+				any = true;
+		}
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+static int describe_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	json_t *mr = json_object_get(in, "MaxRecords");
+	long long max = RDS_PAGE_DEFAULT;
+	if (mr && !json_is_null(mr)) {
+		max = json_integer_value(mr);
+		if (!json_is_integer(mr) || max < 20 || max > 100)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+			                   "Invalid value %lld for MaxRecords. Must be between 20 and 100", max);
+	}
+	json_t *filters = json_object_get(in, "Filters");
+	if (json_is_array(filters) && filters_check(filters, err) < 0)
+		return -1;
+	const char *want = in_str(in, "DBInstanceIdentifier");
+	json_t *list = json_array();
+	if (want) {
+		char id[RDS_ID_MAX + 1];
+		json_t *doc = NULL;
+		if (resolve_id(call, want, id, err) < 0 || load_required(call, id, &doc, err) < 0) {
+			json_decref(list);
+			return -1;
+		}
+		if (!json_is_array(filters) || filters_match(filters, doc))
+			json_array_append(list, doc);
+		json_decref(doc);
+		*out = json_pack("{s:o}", "DBInstances", list);
+		return 0;
+	}
+	const char *marker = in_str(in, "Marker");
+	sqlite3_stmt *st = store_prep(call->store, "SELECT id, doc FROM rds_instances WHERE account = ?1 AND region = ?2 "
+	                                           "AND id > coalesce(?3, '') ORDER BY id");
+	if (!st) {
+		json_decref(list);
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	}
+	store_bind_text(st, 1, call->account);
+	store_bind_text(st, 2, call->region);
+	store_bind_text(st, 3, marker);
+	int rc;
+	char last[RDS_ID_MAX + 1] = "";
+	bool more = false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *text = store_col_text(st, 1);
+		json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+		if (!doc)
+			continue;
+		if (json_is_array(filters) && !filters_match(filters, doc)) {
+			json_decref(doc);
+			continue;
+		}
+		if ((long long)json_array_size(list) == max) {
+			json_decref(doc);
+			more = true;
+			break;
+		}
+		snprintf(last, sizeof last, "%s", store_col_text(st, 0));
+		json_array_append_new(list, doc);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		json_decref(list);
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	}
+	*out = json_pack("{s:o}", "DBInstances", list);
+	if (more)
+		json_object_set_new(*out, "Marker", json_string(last));
+	return 0;
+}
+
+/* ---- modify / reboot / delete ----------------------------------------------------- */
+
+static bool status_is(json_t *doc, const char *s)
+{
+	const char *have = in_str(doc, "DBInstanceStatus");
+	return have && strcmp(have, s) == 0;
+}
+
+static int not_available(json_t *doc, const char *id, struct emu_err *err)
+{
+	return emu_err_set(err, ERR_RDS_INVALID_DB_INSTANCE_STATE, "Instance %s is not in available state. (%s)", id,
+	                   in_str(doc, "DBInstanceStatus") ? in_str(doc, "DBInstanceStatus") : "?");
+}
+
+static int modify_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	char id[RDS_ID_MAX + 1];
+	json_t *doc = NULL;
+	if (resolve_id(call, in_str(in, "DBInstanceIdentifier"), id, err) < 0 || load_required(call, id, &doc, err) < 0)
+		return -1;
+	int rc = -1;
+	const struct engine_info *eng = engines_find(in_str(doc, "Engine"));
+	bool now = in_bool(in, "ApplyImmediately", false);
+	json_t *pending = json_object_get(doc, "PendingModifiedValues");
+	if (!json_is_object(pending)) {
+		pending = json_object();
+		json_object_set_new(doc, "PendingModifiedValues", pending);
+	}
+	const char *pw = in_str(in, "MasterUserPassword");
+	if (!status_is(doc, "available")) {
+		not_available(doc, id, err);
+		goto out;
+	}
+	if (!eng) {
+		emu_err_set(err, ERR_INTERNAL, "unknown engine of a stored instance");
+		goto out;
+	}
+	if (in_bool(in, "ManageMasterUserPassword", false)) {
+		emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		            "ManageMasterUserPassword is not supported by this emulator yet.");
+		goto out;
+	}
+	if (pw && check_password(pw, eng, err) < 0)
+		goto out;
+	if (in_has(in, "EnableIAMDatabaseAuthentication")) {
+		bool iam = in_bool(in, "EnableIAMDatabaseAuthentication", false);
+		if (iam && check_iam_auth(eng, err) < 0)
+			goto out;
+		/* AWS applies this at the next maintenance window unless ApplyImmediately;
+		 * rdsemu's pending values are applied by the next reboot. */
+		if (now)
+			json_object_set_new(doc, "IAMDatabaseAuthenticationEnabled", json_boolean(iam));
+		else
+			json_object_set_new(pending, "IAMDatabaseAuthenticationEnabled", json_boolean(iam));
+	}
+	if (in_str(in, "DBInstanceClass")) {
+		const char *cls = in_str(in, "DBInstanceClass");
+		if (!util_has_prefix(cls, "db.")) {
+			emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid DB Instance class: %.64s", cls);
+			goto out;
+		}
+		json_object_set_new(now ? doc : pending, "DBInstanceClass", json_string(cls));
+	}
+	if (in_has(in, "DeletionProtection"))
+		json_object_set_new(doc, "DeletionProtection", json_boolean(in_bool(in, "DeletionProtection", false)));
+	if (in_has(in, "MultiAZ")) {
+		bool multi = in_bool(in, "MultiAZ", false);
+		if (multi && !eng->multi_az) {
+			emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+			            "Requested DB Instance engine %s does not support Multi-AZ.", eng->name);
+			goto out;
+		}
+		json_object_set_new(now ? doc : pending, "MultiAZ", json_boolean(multi));
+	}
+	/* The master password is applied at once whatever ApplyImmediately says. */
+	rc = save(call->store, call->account, call->region, id, doc, 0, pw, false, err);
+	if (rc == 0) {
+		json_t *shown = json_deep_copy(doc);
+		if (pw)
+			json_object_set_new(json_object_get(shown, "PendingModifiedValues"), "MasterUserPassword",
+			                    json_string("****"));
+		*out = json_pack("{s:o}", "DBInstance", shown);
+	}
+out:
+	json_decref(doc);
+	return rc;
+}
+
+static int reboot_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	char id[RDS_ID_MAX + 1];
+	json_t *doc = NULL;
+	if (resolve_id(call, in_str(in, "DBInstanceIdentifier"), id, err) < 0 || load_required(call, id, &doc, err) < 0)
+		return -1;
+	int rc = -1;
+	if (!status_is(doc, "available")) {
+		not_available(doc, id, err);
+		goto out;
+	}
+	if (in_bool(in, "ForceFailover", false) && !json_is_true(json_object_get(doc, "MultiAZ"))) {
+		emu_err_set(err, ERR_RDS_INVALID_DB_INSTANCE_STATE,
+		            "Cannot force a failover on a DB instance that is not configured for Multi-AZ.");
+		goto out;
+	}
+	/* Pending modifications take effect. */
+	json_t *pending = json_object_get(doc, "PendingModifiedValues");
+	const char *k;
+	json_t *v;
+	json_object_foreach(pending, k, v) json_object_set(doc, k, v);
+	json_object_set_new(doc, "PendingModifiedValues", json_object());
+	bool hooked = hooks_set && hooks.start;
+	const struct engine_info *eng = engines_find(in_str(doc, "Engine"));
+	hooked = hooked && eng && eng->server != ENGINE_SERVER_NONE;
+	json_object_set_new(doc, "DBInstanceStatus", json_string(hooked ? "rebooting" : "available"));
+	rc = save(call->store, call->account, call->region, id, doc, 0, NULL, false, err);
+	if (rc == 0 && hooked) {
+		if (hooks.stop)
+			hooks.stop(hooks.ctx, call->account, call->region, id);
+		rc = hooks.start(hooks.ctx, call->account, call->region, doc, NULL, err);
+	}
+	if (rc == 0) {
+		json_object_set_new(doc, "DBInstanceStatus", json_string("rebooting"));
+		*out = json_pack("{s:O}", "DBInstance", doc);
+	}
+out:
+	json_decref(doc);
+	return rc;
+}
+
+static int delete_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
+{
+	char id[RDS_ID_MAX + 1];
+	json_t *doc = NULL;
+	if (resolve_id(call, in_str(in, "DBInstanceIdentifier"), id, err) < 0)
+		return -1;
+	bool skip = in_bool(in, "SkipFinalSnapshot", false);
+	const char *snap = in_str(in, "FinalDBSnapshotIdentifier");
+	if (skip && snap)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "Cannot specify a final snapshot identifier when SkipFinalSnapshot is true.");
+	if (!skip && !snap)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.");
+	char snapid[RDS_ID_MAX + 1];
+	if (snap && check_identifier("FinalDBSnapshotIdentifier", snap, snapid, err) < 0)
+		return -1;
+	if (load_required(call, id, &doc, err) < 0)
+		return -1;
+	int rc = -1;
+	if (json_is_true(json_object_get(doc, "DeletionProtection"))) {
+		emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		            "Cannot delete protected DB Instance, please disable deletion protection and try again.");
+		goto out;
+	}
+	if (status_is(doc, "deleting")) {
+		not_available(doc, id, err);
+		goto out;
+	}
+	sqlite3_stmt *st =
+		store_prep(call->store, "DELETE FROM rds_instances WHERE account = ?1 AND region = ?2 AND id = ?3");
+	if (!st) {
+		emu_err_set(err, ERR_INTERNAL, "internal storage error");
+		goto out;
+	}
+	store_bind_text(st, 1, call->account);
+	store_bind_text(st, 2, call->region);
+	store_bind_text(st, 3, id);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_fail(call->store, err);
+		goto out;
+	}
+	sqlite3_reset(st);
+	if (hooks_set && hooks.stop)
+		hooks.stop(hooks.ctx, call->account, call->region, id);
+	json_object_set_new(doc, "DBInstanceStatus", json_string("deleting"));
+	*out = json_pack("{s:O}", "DBInstance", doc);
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
+RDS_TX_OP(rds_create_db_instance, create_impl)
+RDS_TX_OP(rds_describe_db_instances, describe_impl)
+RDS_TX_OP(rds_modify_db_instance, modify_impl)
+RDS_TX_OP(rds_delete_db_instance, delete_impl)
+RDS_TX_OP(rds_reboot_db_instance, reboot_impl)
+RDS_TX_OP(rds_add_tags_to_resource, add_tags_impl)
+RDS_TX_OP(rds_remove_tags_from_resource, remove_tags_impl)
+RDS_TX_OP(rds_list_tags_for_resource, list_tags_impl)
