@@ -44,8 +44,27 @@ void authz_cache_clear(void)
 	}
 }
 
-/* A compiled policy for text (owned by the cache). */
-static const struct iam_policy *compiled(const char *text, enum iam_policy_kind kind, struct emu_err *err)
+/* Policies compiled for one evaluation that could not be cached (their
+ * slot held another policy of the same evaluation): freed at its end. */
+struct temps {
+	struct iam_policy *p[MAX_DOCS + 4];
+	size_t n;
+	const struct slot *used[MAX_DOCS + 4]; /* slots this evaluation relies on */
+	size_t nused;
+};
+
+static void temps_free(struct temps *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		iam_policy_free(t->p[i]);
+	t->n = t->nused = 0;
+}
+
+/* A compiled policy for text: from the cache, or compiled into it.  A slot
+ * that an earlier policy of this same evaluation uses is never evicted (its
+ * pointer is live): the policy is then compiled uncached into t. */
+static const struct iam_policy *compiled(const char *text, enum iam_policy_kind kind, struct temps *t,
+                                         struct emu_err *err)
 {
 	unsigned char md[32];
 	unsigned int n = 0;
@@ -53,15 +72,31 @@ static const struct iam_policy *compiled(const char *text, enum iam_policy_kind 
 	md[0] ^= (unsigned char)kind;
 	struct slot *s = &cache[((unsigned)md[1] << 8 | md[2]) % CACHE_SLOTS];
 	if (s->p && s->kind == kind && memcmp(s->md, md, 32) == 0)
-		return s->p;
+		goto hit;
+	bool pinned = false;
+	for (size_t i = 0; i < t->nused; i++)
+		if (t->used[i] == s)
+			pinned = true;
 	struct iam_policy *p;
 	if (iam_policy_parse(text, strlen(text), kind, &p, err) < 0)
 		return NULL;
+	if (pinned) {
+		if (t->n == sizeof t->p / sizeof t->p[0]) {
+			iam_policy_free(p);
+			emu_err_set(err, ERR_INTERNAL, "too many policies in one evaluation");
+			return NULL;
+		}
+		t->p[t->n++] = p;
+		return p;
+	}
 	iam_policy_free(s->p);
 	memcpy(s->md, md, 32);
 	s->kind = kind;
 	s->p = p;
-	return p;
+hit:
+	if (t->nused < sizeof t->used / sizeof t->used[0])
+		t->used[t->nused++] = s;
+	return s->p;
 }
 
 static enum iam_principal_type ptype_of(const char *arn)
@@ -150,10 +185,12 @@ static int evaluate_ctx(struct emu_call *call, const char *action, const char *r
 	const struct iam_policy *ids[MAX_DOCS], *sess[1];
 	size_t nids = 0, nsess = 0;
 	char *spolicy = NULL, *role_arn = NULL;
+	struct temps tmp;
+	tmp.n = tmp.nused = 0;
 	int rc = -1;
 	if (kind == IAM_DOCS_ROOT) {
 		if (strcmp(racct, call->account) == 0) {
-			const struct iam_policy *p = compiled(allow_all, IAM_POLICY_IDENTITY, err);
+			const struct iam_policy *p = compiled(allow_all, IAM_POLICY_IDENTITY, &tmp, err);
 			if (!p)
 				goto out;
 			ids[nids++] = p;
@@ -166,7 +203,7 @@ static int evaluate_ctx(struct emu_call *call, const char *action, const char *r
 			if (!text || nids == MAX_DOCS)
 				continue;
 			struct emu_err perr;
-			const struct iam_policy *p = compiled(text, IAM_POLICY_IDENTITY, &perr);
+			const struct iam_policy *p = compiled(text, IAM_POLICY_IDENTITY, &tmp, &perr);
 			if (!p) {
 				/* Stored documents were validated on write; log, do not fail open. */
 				log_warn("authz", "policy %s of %s does not compile: %s",
@@ -179,14 +216,14 @@ static int evaluate_ctx(struct emu_call *call, const char *action, const char *r
 	session_of(call, &spolicy, &role_arn);
 	if (spolicy) {
 		struct emu_err perr;
-		const struct iam_policy *p = compiled(spolicy, IAM_POLICY_SESSION, &perr);
+		const struct iam_policy *p = compiled(spolicy, IAM_POLICY_SESSION, &tmp, &perr);
 		if (p)
 			sess[nsess++] = p;
 	}
 	const struct iam_policy *res = NULL;
 	if (resource_policy && *resource_policy) {
 		struct emu_err perr;
-		res = compiled(resource_policy, rkind, &perr);
+		res = compiled(resource_policy, rkind, &tmp, &perr);
 		if (!res)
 			log_warn("authz", "resource policy of %s does not compile: %s", resource, perr.msg);
 	}
@@ -223,6 +260,7 @@ static int evaluate_ctx(struct emu_call *call, const char *action, const char *r
 		emu_err_set(err, ERR_ACCESS_DENIED, "%s", msg);
 	}
 out:
+	temps_free(&tmp);
 	free(spolicy);
 	free(role_arn);
 	json_decref(docs);
