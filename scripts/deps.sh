@@ -1,6 +1,6 @@
 # Sourced by scripts/start and scripts/test: installs what rdsemu needs on
 # Debian 12, idempotently (apt runs only when something is missing).
-# Usage: rdsemu_deps build|test|bench
+# Usage: rdsemu_deps build|start|test|bench
 
 rdsemu_apt_install() {
 	local missing=()
@@ -27,10 +27,17 @@ rdsemu_python() {
 
 rdsemu_deps() {
 	local what="$1"
-	local build=(gcc pkg-config meson ninja-build libmicrohttpd-dev libssl-dev libsqlite3-dev libjansson-dev
-		libpq-dev ca-certificates postgresql mariadb-server mariadb-client)
+	# libc6-dev is only a Recommends of gcc, and installs here skip Recommends.
+	local build=(gcc libc6-dev pkg-config meson ninja-build libmicrohttpd-dev libssl-dev libsqlite3-dev
+		libjansson-dev libpq-dev ca-certificates postgresql mariadb-server mariadb-client)
 	case "$what" in
 	build) rdsemu_apt_install "${build[@]}" ;;
+	start)
+		# The default fixtures' rotation function is Python with boto3.
+		local extra=(python3)
+		python3 -c 'import boto3' >/dev/null 2>&1 || extra+=(python3-boto3)
+		rdsemu_apt_install "${build[@]}" "${extra[@]}"
+		;;
 	test)
 		local extra=(python3 python3-pytest)
 		python3 -c 'import boto3' >/dev/null 2>&1 || extra+=(python3-boto3)

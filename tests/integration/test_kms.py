@@ -100,8 +100,9 @@ def test_tags_and_policy(kms):
     mine = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}]})
     kms.put_key_policy(KeyId=kid, PolicyName="default", Policy=mine)
-    assert kms.get_key_policy(KeyId=kid)["Policy"] == mine
-    H.expect_error(kms.put_key_policy, "MalformedPolicyDocumentException", KeyId=kid, Policy="{not json")
+    assert kms.get_key_policy(KeyId=kid, PolicyName="default")["Policy"] == mine
+    H.expect_error(kms.put_key_policy, "MalformedPolicyDocumentException", KeyId=kid, PolicyName="default",
+                   Policy="{not json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,8 +216,9 @@ def test_secret_under_customer_key(sm, kms):
 
     kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
     H.expect_error(sm.get_secret_value, "DecryptionFailure", match="is pending deletion", SecretId="db")
-    batch = sm.batch_get_secret_value(SecretIdList=["db"])
-    assert batch["SecretValues"] == [] and batch["Errors"][0]["ErrorCode"] == "DecryptionFailure"
+    if H.model_has("BatchGetSecretValue"):  # not in older botocore models (Debian 12's 1.29)
+        batch = sm.batch_get_secret_value(SecretIdList=["db"])
+        assert batch["SecretValues"] == [] and batch["Errors"][0]["ErrorCode"] == "DecryptionFailure"
     kms.cancel_key_deletion(KeyId=kid)
     kms.enable_key(KeyId=kid)
     assert sm.get_secret_value(SecretId="db")["SecretString"] == '{"password":"hunter2"}'

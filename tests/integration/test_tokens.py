@@ -34,8 +34,25 @@ def boto3_token(key=H.ADMIN_KEY, secret=H.ADMIN_SECRET, token=None, host=HOST, p
                                 region_name=region).client("rds")
     if at is None:
         return rds.generate_db_auth_token(host, port, user)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+    with frozen_signing_clock(at):
         return rds.generate_db_auth_token(host, port, user)
+
+
+def frozen_signing_clock(at):
+    """Freezes botocore's signing clock: newer botocore reads get_current_datetime(), older
+    releases (Debian 12's 1.29) call datetime.datetime.utcnow() inside botocore.auth."""
+    import botocore.auth
+    if hasattr(botocore.auth, "get_current_datetime"):
+        return mock.patch("botocore.auth.get_current_datetime", return_value=at)
+
+    class FrozenDatetime(datetime.datetime):
+        @classmethod
+        def utcnow(cls):
+            return at.replace(tzinfo=None)
+
+    shim = mock.Mock(wraps=datetime)
+    shim.datetime = FrozenDatetime
+    return mock.patch("botocore.auth.datetime", shim)
 
 
 def env():
