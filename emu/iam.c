@@ -16,6 +16,7 @@
  * logged nor put into error messages.
  */
 #include "emu/iam_int.h"
+#include "emu/model.h"
 
 #include "emu/log.h"
 #include "emu/util.h"
@@ -101,15 +102,6 @@ static int violation(const char *key, const char *value, const char *what, struc
 }
 
 /* Code points of valid UTF-8 (jansson guarantees validity). */
-static size_t cp_len(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Next code point of valid UTF-8 at *p (advanced). */
 static uint32_t cp_next(const char **p)
 {
@@ -139,7 +131,7 @@ int iam_in_str(json_t *in, const char *key, bool required, size_t min, size_t ma
 	const char *s = json_string_value(v);
 	if (strlen(s) != json_string_length(v))
 		return violation(key, NULL, "Member must not contain NUL characters", err);
-	size_t n = cp_len(s);
+	size_t n = model_utf8_len(s, strlen(s));
 	char what[96];
 	if (n < min) {
 		snprintf(what, sizeof what, "Member must have length greater than or equal to %zu", min);
@@ -380,7 +372,7 @@ int iam_in_tags(json_t *in, const char *key, bool required, json_t **out, struct
 		if (!json_is_string(kv) || !json_is_string(vv))
 			return bad_type(key, "a list of Tag structures with string members", err);
 		const char *k = json_string_value(kv), *val = json_string_value(vv);
-		size_t kn = cp_len(k), vn = cp_len(val);
+		size_t kn = model_utf8_len(k, strlen(k)), vn = model_utf8_len(val, strlen(val));
 		if (strlen(k) != json_string_length(kv) || strlen(val) != json_string_length(vv))
 			return violation(key, NULL, "Member must not contain NUL characters", err);
 		if (kn < 1)
@@ -419,7 +411,7 @@ int iam_in_tag_keys(json_t *in, json_t **out, struct emu_err *err)
 	json_array_foreach(v, i, k) {
 		if (!json_is_string(k))
 			return bad_type("TagKeys", "a list of strings", err);
-		size_t n = cp_len(json_string_value(k));
+		size_t n = model_utf8_len(json_string_value(k), strlen(json_string_value(k)));
 		if (n < 1 || n > 128)
 			return violation("TagKeys", NULL,
 			                 "Member must satisfy constraint: [Member must have length less than or equal to "
@@ -876,21 +868,6 @@ char *iam_doc_text(json_t *v)
 
 /* ---- transactions ---------------------------------------------------------------- */
 
-int iam_finish(struct store *s, int rc, json_t **out, struct emu_err *err)
-{
-	if (rc < 0) {
-		store_rollback(s);
-		json_decref(*out);
-		*out = NULL;
-		return -1;
-	}
-	if (store_commit(s) < 0) {
-		json_decref(*out);
-		*out = NULL;
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	}
-	return 0;
-}
 
 /* ---- entry points for other modules --------------------------------------------------- */
 

@@ -208,7 +208,6 @@ char *iam_doc_text(json_t *v);
 
 /* ---- transactions and rendering (iam.c) ---------------------------------------- */
 json_t *iam_ts(double t);
-int iam_finish(struct store *s, int rc, json_t **out, struct emu_err *err);
 
 /* Defines the public operation `fn` as `impl` run inside one savepoint:
  * released when impl succeeds, rolled back when it fails. */
@@ -220,7 +219,7 @@ int iam_finish(struct store *s, int rc, json_t **out, struct emu_err *err);
 			return -1;                                                                 \
 		if (store_begin(call->store) < 0)                                                  \
 			return emu_err_set(err, ERR_INTERNAL, "internal storage error");           \
-		return iam_finish(call->store, impl(call, in, out, err), out, err);                \
+		return store_finish_json(call->store, impl(call, in, out, err), out, err);         \
 	}
 
 /* ---- access keys (iam_users.c), used by the fixture loader --------------------- */

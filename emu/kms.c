@@ -16,6 +16,7 @@
 #include "emu/kms_int.h"
 
 #include "emu/log.h"
+#include "emu/model.h"
 #include "emu/util.h"
 
 #include <errno.h>
@@ -345,15 +346,6 @@ static int bad_len(const char *key, size_t lim, bool too_long, struct emu_err *e
 	                   p, too_long ? "less than or equal to" : "greater than or equal to", lim);
 }
 
-static size_t utf8_len(const char *s, size_t bytes)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < bytes; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 int kms_in_str(json_t *in, const char *key, bool required, size_t min, size_t max, const char **out,
                struct emu_err *err)
 {
@@ -367,7 +359,7 @@ int kms_in_str(json_t *in, const char *key, bool required, size_t min, size_t ma
 	size_t bytes = json_string_length(v);
 	if (strlen(s) != bytes)
 		return bad_type(key, "a string without NUL characters", err);
-	size_t n = utf8_len(s, bytes);
+	size_t n = model_utf8_len(s, bytes);
 	if (n < min)
 		return bad_len(key, min, false, err);
 	if (n > max)
@@ -1077,18 +1069,3 @@ int kms_tx_begin(struct emu_call *call, json_t *in, json_t **out, struct emu_err
 	return 0;
 }
 
-int kms_tx_end(struct emu_call *call, int rc, json_t **out, struct emu_err *err)
-{
-	if (rc < 0) {
-		store_rollback(call->store);
-		json_decref(*out);
-		*out = NULL;
-		return -1;
-	}
-	if (store_commit(call->store) < 0) {
-		json_decref(*out);
-		*out = NULL;
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	}
-	return 0;
-}

@@ -103,13 +103,12 @@ int kms_key_decrypt(struct store *s, const struct kms_key *k, json_t *ctx, const
 /* Defines the public operation `fn` as `impl` run in one savepoint, after
  * purging keys whose deletion date passed. */
 int kms_tx_begin(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err);
-int kms_tx_end(struct emu_call *call, int rc, json_t **out, struct emu_err *err);
 #define KMS_TX_OP(fn, impl)                                                                        \
 	int fn(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)               \
 	{                                                                                          \
 		if (kms_tx_begin(call, in, out, err) < 0)                                          \
 			return -1;                                                                 \
-		return kms_tx_end(call, impl(call, in, out, err), out, err);                       \
+		return store_finish_json(call->store, impl(call, in, out, err), out, err);         \
 	}
 
 #endif

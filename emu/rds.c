@@ -190,21 +190,6 @@ static int save(struct store *s, const char *account, const char *region, const 
 	return 0;
 }
 
-static int finish(struct store *s, int rc, json_t **out, struct emu_err *err)
-{
-	if (rc < 0) {
-		store_rollback(s);
-		json_decref(*out);
-		*out = NULL;
-		return -1;
-	}
-	if (store_commit(s) < 0) {
-		json_decref(*out);
-		*out = NULL;
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	}
-	return 0;
-}
 
 #define RDS_TX_OP(fn, impl)                                                                        \
 	int fn(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)               \
@@ -214,7 +199,7 @@ static int finish(struct store *s, int rc, json_t **out, struct emu_err *err)
 			return emu_err_set(err, ERR_SERIALIZATION, "request must be an object");  \
 		if (store_begin(call->store) < 0)                                                  \
 			return emu_err_set(err, ERR_INTERNAL, "internal storage error");           \
-		return finish(call->store, impl(call, in, out, err), out, err);                    \
+		return store_finish_json(call->store, impl(call, in, out, err), out, err);                    \
 	}
 
 int rds_instance_set_status(struct store *s, const char *account, const char *region, const char *id,
@@ -232,7 +217,7 @@ int rds_instance_set_status(struct store *s, const char *account, const char *re
 	}
 	json_decref(doc);
 	json_t *none = NULL;
-	return finish(s, rc < 0 ? -1 : 0, &none, err);
+	return store_finish_json(s, rc < 0 ? -1 : 0, &none, err);
 }
 
 /* ---- tags --------------------------------------------------------------------- */

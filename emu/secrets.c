@@ -18,6 +18,7 @@
 
 #include "emu/buf.h"
 #include "emu/log.h"
+#include "emu/model.h"
 #include "emu/util.h"
 
 #include <math.h>
@@ -47,15 +48,6 @@ void secrets_member_path(const char *key, char *out, size_t n)
 	snprintf(out, n, "%s", key);
 	if (out[0] >= 'A' && out[0] <= 'Z')
 		out[0] = (char)(out[0] - 'A' + 'a');
-}
-
-size_t secrets_utf8_len(const char *s, size_t bytes)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < bytes; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			n++;
-	return n;
 }
 
 static json_t *member(json_t *in, const char *key)
@@ -105,7 +97,7 @@ int secrets_in_str(json_t *in, const char *key, bool required, size_t min, size_
 		                   "1 validation error detected: Value at '%s' failed to satisfy constraint: "
 		                   "Member must not contain NUL characters",
 		                   key);
-	size_t n = secrets_utf8_len(s, bytes);
+	size_t n = model_utf8_len(s, bytes);
 	if (n < min)
 		return bad_len(key, min, false, err);
 	if (n > max)
@@ -175,7 +167,7 @@ int secrets_in_strlist(json_t *in, const char *key, bool required, size_t min_it
 		size_t bytes = json_string_length(e);
 		if (strlen(json_string_value(e)) != bytes)
 			return bad_type(key, "a list of strings without NUL characters", err);
-		size_t n = secrets_utf8_len(json_string_value(e), bytes);
+		size_t n = model_utf8_len(json_string_value(e), bytes);
 		if (n < min || n > max) {
 			char path[64], item[96];
 			secrets_member_path(key, path, sizeof path);
@@ -217,7 +209,7 @@ int secrets_in_value(json_t *in, struct sm_value *v, struct emu_err *err)
 	if (s) {
 		if (!json_is_string(s))
 			return bad_type("SecretString", "a string", err);
-		size_t n = json_string_length(s), chars = secrets_utf8_len(json_string_value(s), n);
+		size_t n = json_string_length(s), chars = model_utf8_len(json_string_value(s), n);
 		if (chars < 1)
 			return bad_len("SecretString", 1, false, err);
 		if (chars > SM_VALUE_MAX)
@@ -957,22 +949,6 @@ int secrets_render(struct store *s, const struct sm_secret *r, bool list_entry, 
 	}
 	(void)err;
 	*out = o;
-	return 0;
-}
-
-int secrets_finish(struct store *s, int rc, json_t **out, struct emu_err *err)
-{
-	if (rc < 0) {
-		store_rollback(s);
-		json_decref(*out);
-		*out = NULL;
-		return -1;
-	}
-	if (store_commit(s) < 0) {
-		json_decref(*out);
-		*out = NULL;
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	}
 	return 0;
 }
 

@@ -74,7 +74,6 @@ int secrets_value_put(json_t *obj, int kind, const void *data, size_t len, struc
 /* Tags member: array of {Key, Value}; validated (count, lengths, aws: prefix). */
 int secrets_in_tags(json_t *in, const char *key, json_t **out, struct emu_err *err);
 /* Code points of a UTF-8 string. */
-size_t secrets_utf8_len(const char *s, size_t bytes);
 /* lowerCamel member name for validation messages. */
 void secrets_member_path(const char *key, char *out, size_t n);
 
@@ -169,7 +168,6 @@ int secrets_render(struct store *s, const struct sm_secret *r, bool list_entry, 
 json_t *secrets_tags_json(struct store *s, long long sid);
 json_t *secrets_out_arn_name(const struct sm_secret *r);
 /* Commit or roll back the transaction opened by a write operation. */
-int secrets_finish(struct store *s, int rc, json_t **out, struct emu_err *err);
 const struct secrets_hooks *secrets_hooks_get(void);
 /* The GetSecretValue shape for one version; updates LastAccessedDate.
  * Errors follow GetSecretValue (not found / no value / stage mismatch). */
@@ -189,7 +187,7 @@ int secrets_check_in(json_t *in, struct emu_err *err);
 			return -1;                                                                 \
 		if (store_begin(call->store) < 0)                                                  \
 			return emu_err_set(err, ERR_INTERNAL, "internal storage error");           \
-		return secrets_finish(call->store, impl(call, in, out, err), out, err);            \
+		return store_finish_json(call->store, impl(call, in, out, err), out, err);         \
 	}
 
 /* ---- replication (secrets_repl.c) ----------------------------------------------- */

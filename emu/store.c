@@ -13,6 +13,7 @@
 #include "emu/util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,4 +254,20 @@ const char *store_col_text(sqlite3_stmt *st, int idx)
 	if (sqlite3_column_type(st, idx) == SQLITE_NULL)
 		return NULL;
 	return (const char *)sqlite3_column_text(st, idx);
+}
+
+int store_finish_json(struct store *s, int rc, json_t **out, struct emu_err *err)
+{
+	if (rc < 0) {
+		store_rollback(s);
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	if (store_commit(s) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	}
+	return 0;
 }

@@ -35,6 +35,10 @@ int store_fail(struct store *s, struct emu_err *err);
 int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
 /* Column text or NULL (valid until the next step/reset). */
 const char *store_col_text(sqlite3_stmt *st, int idx);
-/* Generic per-(account,region) counters/kv for modules that need a little state. */
+struct json_t;
+/* Ends the savepoint of a JSON domain operation: commits when rc == 0,
+ * else rolls back; on any failure drops *out.  Returns 0 or -1 (err set
+ * for a failed commit; kept from the operation otherwise). */
+int store_finish_json(struct store *s, int rc, struct json_t **out, struct emu_err *err);
 
 #endif

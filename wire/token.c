@@ -78,17 +78,6 @@ static bool unreserved(unsigned char c)
 	       c == '.' || c == '~';
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
 
 static bool ieq(const char *a, size_t al, const char *b, size_t bl)
@@ -103,7 +92,7 @@ static bool ieq(const char *a, size_t al, const char *b, size_t bl)
 
 static bool valid_escape(const char *s, size_t n, size_t i)
 {
-	return i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0;
+	return i + 2 < n && util_hexval((unsigned char)s[i + 1]) >= 0 && util_hexval((unsigned char)s[i + 2]) >= 0;
 }
 
 /* One decoded byte of s[*i..n): %XX, '+' as space, else the byte. */
@@ -111,7 +100,7 @@ static unsigned char dec1(const char *s, size_t n, size_t *i)
 {
 	unsigned char c = (unsigned char)s[*i];
 	if (c == '%' && valid_escape(s, n, *i)) {
-		c = (unsigned char)(hexval((unsigned char)s[*i + 1]) * 16 + hexval((unsigned char)s[*i + 2]));
+		c = (unsigned char)(util_hexval((unsigned char)s[*i + 1]) * 16 + util_hexval((unsigned char)s[*i + 2]));
 		*i += 3;
 		return c;
 	}
