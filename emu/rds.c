@@ -13,6 +13,7 @@
 #include "emu/rds.h"
 
 #include "emu/engines.h"
+#include "emu/rds_common.h"
 #include "emu/store.h"
 #include "emu/util.h"
 
@@ -23,11 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RDS_ID_MAX 63
-#define RDS_ARN_MAX 256
-#define RDS_TAGS_MAX 50
-#define RDS_PAGE_DEFAULT 100
-#define RDS_DOC_MAX (1 << 20)
 
 static struct rds_instance_hooks hooks;
 static bool hooks_set;
@@ -43,45 +39,10 @@ void rds_set_instance_hooks(const struct rds_instance_hooks *h)
 	}
 }
 
-/* ---- input helpers ------------------------------------------------------ */
-
-static const char *in_str(json_t *in, const char *key)
-{
-	return json_string_value(json_object_get(in, key));
-}
-
-static bool in_bool(json_t *in, const char *key, bool dflt)
-{
-	json_t *v = json_object_get(in, key);
-	return json_is_boolean(v) ? json_is_true(v) : dflt;
-}
-
-static bool in_has(json_t *in, const char *key)
-{
-	json_t *v = json_object_get(in, key);
-	return v && !json_is_null(v);
-}
-
-/* [a-zA-Z](-?[a-zA-Z0-9]+)*, 1..63: lower-cased into out. */
-static int check_identifier(const char *member, const char *v, char out[RDS_ID_MAX + 1], struct emu_err *err)
-{
-	size_t n = v ? strlen(v) : 0;
-	bool good = n >= 1 && n <= RDS_ID_MAX && isalpha((unsigned char)v[0]) && v[n - 1] != '-';
-	for (size_t i = 0; good && i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (!(isalnum(c) || c == '-') || (c == '-' && v[i + 1] == '-'))
-			good = false;
-	}
-	if (!good)
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-		                   "The parameter %s is not a valid identifier. Identifiers must begin with a letter; "
-		                   "must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen "
-		                   "or contain two consecutive hyphens.",
-		                   member);
-	for (size_t i = 0; i <= n; i++)
-		out[i] = (char)tolower((unsigned char)v[i]);
-	return 0;
-}
+#define in_str rds_in_str
+#define in_bool rds_in_bool
+#define in_has rds_in_has
+#define check_identifier rds_check_identifier
 
 /* A DBInstanceIdentifier given as an identifier or an instance ARN of this
  * account and region; lower-cased.  Not found-looking ARNs -> not found. */
@@ -102,22 +63,6 @@ static int resolve_id(struct emu_call *call, const char *v, char out[RDS_ID_MAX 
 static void instance_arn(struct emu_call *call, const char *id, char out[RDS_ARN_MAX])
 {
 	snprintf(out, RDS_ARN_MAX, "arn:aws:rds:%s:%s:db:%s", call->region, call->account, id);
-}
-
-/* The 12 lowercase alphanumerics shared by every endpoint of an account and
- * region: derived from both, so they are stable without any stored state. */
-static void dns_part(const char *account, const char *region, char out[13])
-{
-	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-	char buf[128], hex[65];
-	int n = snprintf(buf, sizeof buf, "rdsemu-dns/%s/%s", account, region);
-	util_sha256_hex(buf, n > 0 ? (size_t)n : 0, hex);
-	for (int i = 0; i < 12; i++) {
-		unsigned v = (unsigned)util_hexval(hex[2 * i]) * 16u + (unsigned)util_hexval(hex[2 * i + 1]);
-		out[i] = alnum[v % 36];
-	}
-	out[0] = alnum[(unsigned)util_hexval(hex[30]) % 26]; /* AWS's start with a letter */
-	out[12] = '\0';
 }
 
 /* ---- rows ------------------------------------------------------------------ */
@@ -167,8 +112,8 @@ static int save(struct store *s, const char *account, const char *region, const 
 		return emu_err_set(err, ERR_INTERNAL, "out of memory");
 	sqlite3_stmt *st;
 	if (insert)
-		st = store_prep(s, "INSERT INTO rds_instances(account, region, id, created, doc, master_password) "
-		                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+		st = store_prep(s, "INSERT INTO rds_instances(account, region, id, created, doc, master_password, arn) "
+		                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, json_extract(?5, '$.DBInstanceArn'))");
 	else
 		st = store_prep(s, "UPDATE rds_instances SET doc = ?5, master_password = coalesce(?6, master_password) "
 		                   "WHERE account = ?1 AND region = ?2 AND id = ?3 AND ?4 IS NOT NULL");
@@ -191,17 +136,6 @@ static int save(struct store *s, const char *account, const char *region, const 
 }
 
 
-#define RDS_TX_OP(fn, impl)                                                                        \
-	int fn(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)               \
-	{                                                                                          \
-		*out = NULL;                                                                       \
-		if (in && !json_is_object(in))                                                     \
-			return emu_err_set(err, ERR_SERIALIZATION, "request must be an object");  \
-		if (store_begin(call->store) < 0)                                                  \
-			return emu_err_set(err, ERR_INTERNAL, "internal storage error");           \
-		return store_finish_json(call->store, impl(call, in, out, err), out, err);                    \
-	}
-
 int rds_instance_set_status(struct store *s, const char *account, const char *region, const char *id,
                             const char *status, struct emu_err *err)
 {
@@ -218,108 +152,6 @@ int rds_instance_set_status(struct store *s, const char *account, const char *re
 	json_decref(doc);
 	json_t *none = NULL;
 	return store_finish_json(s, rc < 0 ? -1 : 0, &none, err);
-}
-
-/* ---- tags --------------------------------------------------------------------- */
-
-/* Merges tags (a TagList from the request) into doc's TagList. */
-static int merge_tags(json_t *doc, json_t *tags, struct emu_err *err)
-{
-	json_t *list = json_object_get(doc, "TagList");
-	if (!json_is_array(list)) {
-		list = json_array();
-		json_object_set_new(doc, "TagList", list);
-	}
-	size_t i;
-	json_t *t;
-	json_array_foreach(tags, i, t) {
-		const char *k = in_str(t, "Key");
-		const char *v = in_str(t, "Value");
-		if (!k || !*k)
-			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Tag key must not be empty.");
-		if (util_has_prefix(k, "aws:") || util_has_prefix(k, "rds:"))
-			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-			                   "Tag keys starting with 'aws:' or 'rds:' are reserved.");
-		size_t j;
-		json_t *old;
-		bool found = false;
-		json_array_foreach(list, j, old) {
-			if (strcmp(in_str(old, "Key") ? in_str(old, "Key") : "", k) == 0) {
-				json_object_set_new(old, "Value", json_string(v ? v : ""));
-				found = true;
-				break;
-			}
-		}
-		if (!found) {
-			if (json_array_size(list) >= RDS_TAGS_MAX)
-				return emu_err_set(err, ERR_RDS_TAG_QUOTA, "Cannot add more than %d tags to a resource.",
-				                   RDS_TAGS_MAX);
-			json_array_append_new(list, json_pack("{s:s, s:s}", "Key", k, "Value", v ? v : ""));
-		}
-	}
-	return 0;
-}
-
-/* The instance named by a ResourceName ARN (other resource types: not found). */
-static int tag_target(struct emu_call *call, json_t *in, char id[RDS_ID_MAX + 1], json_t **doc, struct emu_err *err)
-{
-	const char *arn = in_str(in, "ResourceName");
-	char prefix[RDS_ARN_MAX];
-	snprintf(prefix, sizeof prefix, "arn:aws:rds:%s:%s:db:", call->region, call->account);
-	if (!arn || !util_has_prefix(arn, "arn:aws:rds:"))
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid resource name: %.300s",
-		                   arn ? arn : "");
-	if (!util_has_prefix(arn, prefix) || check_identifier("ResourceName", arn + strlen(prefix), id, err) < 0)
-		return emu_err_set(err, ERR_RDS_DB_INSTANCE_NOT_FOUND, "DBInstance %.300s not found.", arn);
-	return load_required(call, id, doc, err);
-}
-
-static int add_tags_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
-{
-	(void)out;
-	char id[RDS_ID_MAX + 1];
-	json_t *doc = NULL;
-	if (tag_target(call, in, id, &doc, err) < 0)
-		return -1;
-	int rc = merge_tags(doc, json_object_get(in, "Tags"), err);
-	if (rc == 0)
-		rc = save(call->store, call->account, call->region, id, doc, 0, NULL, false, err);
-	json_decref(doc);
-	return rc;
-}
-
-static int remove_tags_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
-{
-	(void)out;
-	char id[RDS_ID_MAX + 1];
-	json_t *doc = NULL;
-	if (tag_target(call, in, id, &doc, err) < 0)
-		return -1;
-	json_t *list = json_object_get(doc, "TagList");
-	size_t i;
-	json_t *k;
-	json_array_foreach(json_object_get(in, "TagKeys"), i, k) {
-		for (size_t j = json_array_size(list); j-- > 0;) {
-			const char *have = in_str(json_array_get(list, j), "Key");
-			if (have && json_string_value(k) && strcmp(have, json_string_value(k)) == 0)
-				json_array_remove(list, j);
-		}
-	}
-	int rc = save(call->store, call->account, call->region, id, doc, 0, NULL, false, err);
-	json_decref(doc);
-	return rc;
-}
-
-static int list_tags_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
-{
-	char id[RDS_ID_MAX + 1];
-	json_t *doc = NULL;
-	if (tag_target(call, in, id, &doc, err) < 0)
-		return -1;
-	json_t *list = json_object_get(doc, "TagList");
-	*out = json_pack("{s:o}", "TagList", json_is_array(list) ? json_incref(list) : json_array());
-	json_decref(doc);
-	return *out ? 0 : emu_err_set(err, ERR_INTERNAL, "out of memory");
 }
 
 /* ---- create ------------------------------------------------------------------- */
@@ -439,7 +271,7 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 
 	char arn[RDS_ARN_MAX], dns[13], addr[RDS_ARN_MAX], resid[30] = "db-", az[80];
 	instance_arn(call, id, arn);
-	dns_part(call->account, call->region, dns);
+	rds_dns_part(call->account, call->region, dns);
 	snprintf(addr, sizeof addr, "%s.%s.%s.rds.amazonaws.com", id, dns, call->region);
 	util_random_from(resid + 3, 26, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 	const char *azin = in_str(in, "AvailabilityZone");
@@ -488,7 +320,7 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	json_object_set_new(doc, "DeletionProtection", json_false());
 	json_object_set_new(doc, "TagList", json_array());
 	json_t *tags = json_object_get(in, "Tags");
-	rc = json_is_array(tags) ? merge_tags(doc, tags, err) : 0;
+	rc = json_is_array(tags) ? rds_merge_tags(doc, tags, err) : 0;
 	if (rc == 0)
 		rc = save(call->store, call->account, call->region, id, doc, call->now, pw, true, err);
 	if (rc == 0 && aws_managed_start)
@@ -812,6 +644,3 @@ RDS_TX_OP(rds_describe_db_instances, describe_impl)
 RDS_TX_OP(rds_modify_db_instance, modify_impl)
 RDS_TX_OP(rds_delete_db_instance, delete_impl)
 RDS_TX_OP(rds_reboot_db_instance, reboot_impl)
-RDS_TX_OP(rds_add_tags_to_resource, add_tags_impl)
-RDS_TX_OP(rds_remove_tags_from_resource, remove_tags_impl)
-RDS_TX_OP(rds_list_tags_for_resource, list_tags_impl)

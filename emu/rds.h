@@ -32,6 +32,14 @@ struct rds_instance_hooks {
 /* NULL clears the hooks (instances become available at once). */
 void rds_set_instance_hooks(const struct rds_instance_hooks *h);
 
+/* The runtime's change hook: called by the RDS domain files (inside their
+ * transaction) whenever what servers should run, or which of them is a
+ * writer, may have changed (instance or cluster created, modified,
+ * rebooted, deleted, failed over; proxy targets changed).  The runtime
+ * only marks itself dirty there and reconciles after the request. */
+void rds_set_change_hook(void (*fn)(void *ctx), void *ctx);
+void rds_changed(void);
+
 /* Supervisor callback: sets DBInstanceStatus of an instance ("available",
  * "failed", ...).  0, or -1 (not found / storage error). */
 int rds_instance_set_status(struct store *s, const char *account, const char *region, const char *id,

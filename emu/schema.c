@@ -251,6 +251,72 @@ static const char *const migrations[] = {
 	"  master_password TEXT,"
 	"  PRIMARY KEY(account, region, id)"
 	");",
+	/* RDS clusters, proxies and endpoints (emu/rds_cluster.c, emu/rds_proxy.c,
+	 * emu/rds_endpoint.c).  Every taggable resource has its ARN as a unique
+	 * column, so tagging finds a resource by ARN alone.  A proxy's children
+	 * hang off its resource id (prx-...), which survives renames. */
+	"ALTER TABLE rds_instances ADD COLUMN arn TEXT;"
+	"UPDATE rds_instances SET arn = json_extract(doc, '$.DBInstanceArn');"
+	"CREATE UNIQUE INDEX rds_instances_arn ON rds_instances(arn);"
+	"CREATE TABLE rds_clusters ("
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"                /* DBClusterIdentifier, lower case */
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  doc TEXT NOT NULL,"               /* DBCluster JSON (TagList included) */
+	"  master_password TEXT,"
+	"  PRIMARY KEY(account, region, id)"
+	");"
+	"CREATE TABLE rds_proxies ("
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"              /* DBProxyName as given (unique case-insensitively) */
+	"  proxy_id TEXT NOT NULL UNIQUE,"   /* prx-<17 hex> */
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  doc TEXT NOT NULL,"               /* DBProxy JSON (+ TagList) */
+	"  PRIMARY KEY(account, region, name)"
+	");"
+	"CREATE TABLE rds_proxy_target_groups ("
+	"  proxy_id TEXT NOT NULL REFERENCES rds_proxies(proxy_id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  doc TEXT NOT NULL,"               /* DBProxyTargetGroup JSON (+ TagList) */
+	"  PRIMARY KEY(proxy_id, name)"
+	");"
+	"CREATE TABLE rds_proxy_targets ("
+	"  proxy_id TEXT NOT NULL REFERENCES rds_proxies(proxy_id) ON DELETE CASCADE,"
+	"  target_group TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"              /* RDS_INSTANCE | TRACKED_CLUSTER */
+	"  rds_id TEXT NOT NULL,"            /* instance or cluster identifier */
+	"  doc TEXT NOT NULL,"               /* DBProxyTarget JSON */
+	"  PRIMARY KEY(proxy_id, target_group, type, rds_id)"
+	");"
+	"CREATE TABLE rds_proxy_endpoints ("
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  proxy_id TEXT NOT NULL REFERENCES rds_proxies(proxy_id) ON DELETE CASCADE,"
+	"  arn TEXT NOT NULL UNIQUE,"
+	"  created REAL NOT NULL,"
+	"  doc TEXT NOT NULL,"               /* DBProxyEndpoint JSON (+ TagList) */
+	"  PRIMARY KEY(account, region, name)"
+	");"
+	/* Where each endpoint listens: kind instance | cluster | cluster-ro |
+	 * proxy | proxy-endpoint; owner = identifier or proxy/endpoint id. */
+	"CREATE TABLE rds_endpoints ("
+	"  kind TEXT NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  owner TEXT NOT NULL,"
+	"  addr TEXT NOT NULL,"
+	"  port INTEGER NOT NULL,"
+	"  dns TEXT NOT NULL,"               /* the AWS-style DNS name */
+	"  PRIMARY KEY(kind, account, region, owner),"
+	"  UNIQUE(addr, port)"
+	");",
 };
 
 int schema_count(void) { return (int)ARRAY_LEN(migrations); }

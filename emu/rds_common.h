@@ -1,0 +1,56 @@
+/*
+ * Helpers shared by the RDS domain files (rds.c instances, rds_cluster.c,
+ * rds_proxy.c, rds_endpoint.c): input getters, identifier rules, the DNS
+ * part of endpoint names, resource ids, paging, and tags kept in each
+ * resource document's TagList (tagging finds any resource by its ARN).
+ * Internal to emu/rds*.c.
+ */
+#ifndef EMU_RDS_COMMON_H
+#define EMU_RDS_COMMON_H
+
+#include "emu/call.h"
+#include "emu/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define RDS_ID_MAX 63
+#define RDS_ARN_MAX 256
+#define RDS_TAGS_MAX 50
+#define RDS_PAGE_DEFAULT 100
+
+const char *rds_in_str(json_t *in, const char *key);
+bool rds_in_bool(json_t *in, const char *key, bool dflt);
+/* Present and not null. */
+bool rds_in_has(json_t *in, const char *key);
+
+/* [a-zA-Z](-?[a-zA-Z0-9]+)*, 1..63, lower-cased into out; else
+ * InvalidParameterValue naming member. */
+int rds_check_identifier(const char *member, const char *v, char out[RDS_ID_MAX + 1], struct emu_err *err);
+/* Same rule, case kept (proxy, endpoint and target group names). */
+int rds_check_name(const char *member, const char *v, struct emu_err *err);
+
+/* The 12 lowercase alphanumerics shared by every endpoint name of an
+ * account and region (instance, cluster, proxy DNS names). */
+void rds_dns_part(const char *account, const char *region, char out[13]);
+/* n random lowercase hex digits + NUL (proxy ids: prx-<17>). */
+void rds_random_hex(char *out, size_t n);
+
+/* MaxRecords (20..100, default 100) -> *max; InvalidParameterValue else. */
+int rds_max_records(json_t *in, long long *max, struct emu_err *err);
+
+/* Merges a request TagList into doc's TagList (creates it). */
+int rds_merge_tags(json_t *doc, json_t *tags, struct emu_err *err);
+
+#define RDS_TX_OP(fn, impl)                                                                                   \
+	int fn(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)                          \
+	{                                                                                                     \
+		*out = NULL;                                                                                  \
+		if (in && !json_is_object(in))                                                                \
+			return emu_err_set(err, ERR_SERIALIZATION, "request must be an object");             \
+		if (store_begin(call->store) < 0)                                                             \
+			return emu_err_set(err, ERR_INTERNAL, "internal storage error");                      \
+		return store_finish_json(call->store, impl(call, in, out, err), out, err);                    \
+	}
+
+#endif
