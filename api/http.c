@@ -372,7 +372,7 @@ static int authorize_op(struct emu_call *call, const char *signing, const struct
 		if ((v = json_string_value(json_object_get(in, "RoleArn"))))
 			snprintf(res, sizeof res, "%.1100s", v);
 	} else if (strcmp(signing, "rds") == 0) {
-		rds_authz_resource(call->region, call->account, in, res, sizeof res);
+		rds_authz_resource(call, in, res, sizeof res);
 	} else if (strcmp(signing, "kms") == 0) {
 		/* A key named by ARN or id is the resource; an alias is resolved by
 		 * KMS itself, so it is authorized here on "*". */

@@ -17,12 +17,30 @@
 
 const struct api_op rds_ops[] = {
 	OP(AddTagsToResource, rds_add_tags_to_resource, true),
+	OP(CreateDBCluster, rds_create_db_cluster, true),
 	OP(CreateDBInstance, rds_create_db_instance, true),
+	OP(CreateDBProxy, rds_create_db_proxy, true),
+	OP(CreateDBProxyEndpoint, rds_create_db_proxy_endpoint, true),
+	OP(DeleteDBCluster, rds_delete_db_cluster, true),
 	OP(DeleteDBInstance, rds_delete_db_instance, true),
+	OP(DeleteDBProxy, rds_delete_db_proxy, true),
+	OP(DeleteDBProxyEndpoint, rds_delete_db_proxy_endpoint, true),
+	OP(DeregisterDBProxyTargets, rds_deregister_db_proxy_targets, true),
+	OP(DescribeDBClusters, rds_describe_db_clusters, false),
 	OP(DescribeDBInstances, rds_describe_db_instances, false),
+	OP(DescribeDBProxies, rds_describe_db_proxies, false),
+	OP(DescribeDBProxyEndpoints, rds_describe_db_proxy_endpoints, false),
+	OP(DescribeDBProxyTargetGroups, rds_describe_db_proxy_target_groups, false),
+	OP(DescribeDBProxyTargets, rds_describe_db_proxy_targets, false),
+	OP(FailoverDBCluster, rds_failover_db_cluster, true),
 	OP(ListTagsForResource, rds_list_tags_for_resource, false),
+	OP(ModifyDBCluster, rds_modify_db_cluster, true),
 	OP(ModifyDBInstance, rds_modify_db_instance, true),
+	OP(ModifyDBProxy, rds_modify_db_proxy, true),
+	OP(ModifyDBProxyEndpoint, rds_modify_db_proxy_endpoint, true),
+	OP(ModifyDBProxyTargetGroup, rds_modify_db_proxy_target_group, true),
 	OP(RebootDBInstance, rds_reboot_db_instance, true),
+	OP(RegisterDBProxyTargets, rds_register_db_proxy_targets, true),
 	OP(RemoveTagsFromResource, rds_remove_tags_from_resource, true),
 };
 
@@ -48,17 +66,29 @@ const struct api_op *rds_op_find(const char *name, size_t len)
 	return NULL;
 }
 
-void rds_authz_resource(const char *region, const char *account, json_t *in, char *out, size_t n)
+void rds_authz_resource(struct emu_call *call, json_t *in, char *out, size_t n)
 {
+	const char *region = call->region, *account = call->account;
+	const char *proxy = json_string_value(json_object_get(in, "DBProxyName"));
+	if (proxy && !json_object_get(in, "DBInstanceIdentifiers") && !json_object_get(in, "DBClusterIdentifiers")) {
+		/* a proxy's ARN carries its resource id, not its name: looked up */
+		char arn[256];
+		if (rds_proxy_arn(call->store, account, region, proxy, arn) == 1)
+			snprintf(out, n, "%s", arn);
+		return;
+	}
 	const char *v = json_string_value(json_object_get(in, "DBInstanceIdentifier"));
 	const char *r = json_string_value(json_object_get(in, "ResourceName"));
+	const char *type = "db";
+	if (!v && (v = json_string_value(json_object_get(in, "DBClusterIdentifier"))))
+		type = "cluster";
 	if (v && strncmp(v, "arn:", 4) != 0) {
 		char lower[64];
 		size_t i = 0;
 		for (; v[i] && i < sizeof lower - 1; i++)
 			lower[i] = (char)tolower((unsigned char)v[i]);
 		lower[i] = '\0';
-		snprintf(out, n, "arn:aws:rds:%s:%s:db:%s", region, account, lower);
+		snprintf(out, n, "arn:aws:rds:%s:%s:%s:%s", region, account, type, lower);
 	} else if (v || r) {
 		snprintf(out, n, "%.1100s", v ? v : r);
 	}

@@ -15,9 +15,11 @@ const struct api_op *rds_op_find(const char *name, size_t len);
 extern const struct api_op rds_ops[];
 extern const size_t rds_ops_count;
 
-/* The resource an RDS request is authorized on: the instance ARN its
- * DBInstanceIdentifier names (identifier or ARN), the ResourceName of the
+/* The resource an RDS request is authorized on: the instance or cluster ARN
+ * its DBInstanceIdentifier / DBClusterIdentifier names (identifier or ARN),
+ * the proxy its DBProxyName names (Register/DeregisterDBProxyTargets are
+ * authorized on "*": they name a database too), the ResourceName of the
  * tagging calls, or "*" (left as is in out). */
-void rds_authz_resource(const char *region, const char *account, json_t *in, char *out, size_t n);
+void rds_authz_resource(struct emu_call *call, json_t *in, char *out, size_t n);
 
 #endif

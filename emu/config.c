@@ -9,6 +9,7 @@
 #include "emu/log.h"
 #include "emu/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -45,6 +46,14 @@ void config_usage_serve(void)
 	      "                        decision) as JSON lines; default STATE-DIR/audit.jsonl, none\n"
 	      "                        with --ephemeral (GET /_rdsemu/audit always works)\n"
 	      "  --max-body BYTES      largest API request body accepted (default 1048576)\n"
+	      "  --databases on|off    run real PostgreSQL/MariaDB servers behind DB instances (default on;\n"
+	      "                        off: the RDS API without servers)\n"
+	      "  --endpoint-host ADDR  put every RDS endpoint on ADDR (e.g. 127.0.0.1), each at its own\n"
+	      "                        port from --endpoint-port-base (default 15432); default: one\n"
+	      "                        loopback address 127.0.0.N per endpoint at the engine's port\n"
+	      "  --endpoint-names address|dns  what Describe* reports as an endpoint's address: the\n"
+	      "                        listen address (default) or the AWS-style DNS name (then map the\n"
+	      "                        names yourself: GET /_rdsemu/hosts gives /etc/hosts lines)\n"
 	      "  -h, --help            this text\n"
 	      "\n"
 	      "Point clients at it:\n"
@@ -70,6 +79,13 @@ static void defaults(struct emu_config *c)
 	c->log_level = LOG_LVL_INFO;
 	c->max_body = 1 << 20;
 	c->max_connections = 4096;
+	c->endpoint_port_base = 15432;
+	c->databases = true;
+}
+
+static bool truthy(const char *v)
+{
+	return !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0);
 }
 
 static bool valid_region(const char *r)
@@ -145,7 +161,22 @@ static int set(struct emu_config *c, const char *name, const char *v, const char
 		snprintf(c->state_dir, sizeof c->state_dir, "%s", v);
 		c->ephemeral = false;
 	} else if (strcmp(name, "ephemeral") == 0) {
-		c->ephemeral = !(strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0);
+		c->ephemeral = truthy(v);
+	} else if (strcmp(name, "databases") == 0) {
+		c->databases = truthy(v);
+	} else if (strcmp(name, "endpoint-host") == 0) {
+		struct in_addr ia;
+		if (*v && inet_pton(AF_INET, v, &ia) != 1)
+			return emu_err_set(err, ERR_VALIDATION, "%s: endpoint-host must be an IPv4 address, got '%.64s'", src, v);
+		snprintf(c->endpoint_host, sizeof c->endpoint_host, "%s", v);
+	} else if (strcmp(name, "endpoint-port-base") == 0) {
+		if (parse_long(v, 1024, 65000, &n) < 0)
+			return emu_err_set(err, ERR_VALIDATION, "%s: endpoint-port-base must be 1024..65000", src);
+		c->endpoint_port_base = (int)n;
+	} else if (strcmp(name, "endpoint-names") == 0) {
+		if (strcmp(v, "address") != 0 && strcmp(v, "dns") != 0)
+			return emu_err_set(err, ERR_VALIDATION, "%s: endpoint-names must be address or dns", src);
+		c->endpoint_dns = strcmp(v, "dns") == 0;
 	} else if (strcmp(name, "fixtures") == 0) {
 		return add_fixture(c, v, err);
 	} else if (strcmp(name, "log-level") == 0) {
@@ -215,7 +246,8 @@ static int load_file(struct emu_config *c, const char *path, struct emu_err *err
 static int load_env(struct emu_config *c, struct emu_err *err)
 {
 	static const char *names[] = {"listen", "port", "region", "account-id", "auth", "state-dir",
-	                              "ephemeral", "log-level", "max-body", "audit-log"};
+	                              "ephemeral", "log-level", "max-body", "audit-log", "databases",
+	                              "endpoint-host", "endpoint-port-base", "endpoint-names"};
 	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
 		char env[64] = "RDSEMU_";
 		size_t p = strlen(env);

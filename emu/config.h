@@ -31,6 +31,10 @@ struct emu_config {
 	int max_connections;
 	char config_file[1024];
 	char audit_log[1024];   /* JSON lines file; default <state-dir>/audit.jsonl, none when ephemeral */
+	char endpoint_host[64]; /* "" = 127.0.0.N per RDS endpoint; else every endpoint on this host */
+	int endpoint_port_base; /* with endpoint_host: first port */
+	bool endpoint_dns;      /* Describe* reports AWS-style DNS names instead of addresses */
+	bool databases;         /* run real database servers behind DB instances */
 };
 
 /* Fills c from defaults, file, environment and argv (argv[0] = program,

@@ -19,6 +19,18 @@
  * Lifecycle: INIT (initdb) -> SERVER (start, wait ready) -> SETUP (first
  * time only: master password / db) -> RUNNING -> STOPPING -> STOPPED;
  * any unexpected exit or the 30 s start bound -> FAILED with the log tail.
+ *
+ * Streaming replicas (PostgreSQL): INIT is pg_basebackup -R from the
+ * primary's unix socket (PGPASSWORD in the child's environment; -R records
+ * the connection, password included, in the replica's 0600
+ * postgresql.auto.conf for its walreceiver) and SETUP is skipped: the
+ * standby is RUNNING once it accepts read-only connections.  A replica data
+ * dir without PG_VERSION and standby.signal / the setup marker (a base
+ * backup cut short) is emptied first (WIPE, `find -delete` as the run user)
+ * and backed up again.  PROMOTE runs `pg_ctl promote -w` beside the running
+ * server; a rebuild stops the server (STOP with `rebuild` set), then WIPE ->
+ * INIT as a replica.  Every PostgreSQL server runs with wal_level=replica,
+ * max_wal_senders and hot_standby on, and pg_hba allows local replication.
  */
 #include "emu/dbsup.h"
 
@@ -57,16 +69,19 @@ extern char **environ;
 #define MSG_CAP 512
 #define PATH_CAP 256
 
-enum phase { PH_NONE, PH_INIT, PH_SERVER, PH_SETUP, PH_RUN, PH_STOP, PH_DONE };
+enum phase { PH_NONE, PH_WIPE, PH_INIT, PH_SERVER, PH_SETUP, PH_RUN, PH_PROMOTE, PH_STOP, PH_DONE };
 
 struct srv {
 	bool used, own_server, incompatible;
+	bool rebuild; /* PH_STOP: wipe and start again as a replica once the server exited */
 	enum dbsup_engine engine;
 	enum dbsup_state state;
 	enum phase phase;
 	char id[64], dir[PATH_CAP], log[PATH_CAP], sock[PATH_CAP], listen[64];
+	char primary[64]; /* id of the server followed as a standby; "" = none (or promoted) */
 	int port, max_conn;
 	char *user, *password, *db;
+	char *setup_sql; /* first-time setup only (secret: may hold passwords) */
 	char message[MSG_CAP];
 	pid_t pid, helper;   /* server; helper child (initdb, setup client) */
 	int pidfd, hpidfd;
@@ -78,7 +93,7 @@ struct srv {
 static struct {
 	bool up, have_pg, have_my;
 	struct loop *loop;
-	char pgbin[PATH_CAP], mysqld[PATH_CAP], myinstall[PATH_CAP], myclient[PATH_CAP];
+	char pgbin[PATH_CAP], mysqld[PATH_CAP], myinstall[PATH_CAP], myclient[PATH_CAP], find[PATH_CAP];
 	uid_t uid;
 	gid_t gid;
 	bool drop; /* switch to uid/gid in children */
@@ -175,6 +190,20 @@ static int reap(pid_t pid)
 	while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
 		;
 	return r == pid ? st : -1;
+}
+
+/* Kills the helper child and its process group (pg_basebackup -X stream
+ * forks a WAL receiver) and reaps it. */
+static void kill_helper(struct srv *v)
+{
+	if (v->helper <= 0)
+		return;
+	unwatch(D.loop, &v->hpidfd);
+	kill(-v->helper, SIGKILL);
+	kill(v->helper, SIGKILL);
+	while (waitpid(v->helper, NULL, 0) < 0 && errno == EINTR)
+		;
+	v->helper = 0;
 }
 
 /* fork + (drop privileges) + exec.  stdout/stderr go to the log file;
@@ -275,8 +304,10 @@ static bool file_exists(const char *p)
 }
 
 static void fail(struct srv *v, const char *what);
+static void start_init(struct srv *v);
 static void start_server(struct srv *v);
 static void start_setup(struct srv *v);
+static struct srv *find(const char *id);
 static void on_timer(struct loop *l, long long id, void *ud);
 
 static void arm(struct srv *v)
@@ -355,6 +386,24 @@ static bool pid_is_server(const struct srv *v, pid_t pid)
 	return strncmp(comm, "mariadbd", 8) == 0 || strncmp(comm, "mysqld", 6) == 0;
 }
 
+/* The primary's socket lives in its data dir: a base backup copies its lock
+ * file, which would keep a replica on the same port number (in its own dir)
+ * from starting while the primary runs. */
+static void remove_socket_locks(const struct srv *v)
+{
+	DIR *d = opendir(v->dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, ".s.PGSQL.", 9) == 0) {
+			char p[PATH_CAP + 300];
+			snprintf(p, sizeof p, "%s/%s", v->dir, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+}
+
 /* ---- helper children (initdb, setup) ------------------------------------------------------------ */
 
 static void after_init(struct srv *v, int status)
@@ -363,25 +412,38 @@ static void after_init(struct srv *v, int status)
 	snprintf(pw, sizeof pw, "%s.pw", v->dir);
 	unlink(pw);
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fail(v, v->engine == DBSUP_POSTGRES ? "initdb failed" : "mariadb-install-db failed");
+		if (v->primary[0])
+			fail(v, "pg_basebackup failed");
+		else
+			fail(v, v->engine == DBSUP_POSTGRES ? "initdb failed" : "mariadb-install-db failed");
 		return;
 	}
-	if (v->engine == DBSUP_POSTGRES) {
-		char hba[PATH_CAP + 16];
-		snprintf(hba, sizeof hba, "%s/pg_hba.conf", v->dir);
-		/* md5 in pg_hba performs SCRAM for SCRAM-stored passwords and md5 for
-		 * md5-stored ones (PostgreSQL docs, 21.5), so one method covers both. */
-		if (write_file(hba,
-			       "# written by rdsemu\n"
-			       "local all all scram-sha-256\n"
-			       "host all all 127.0.0.0/8 md5\n"
-			       "host all all ::1/128 md5\n",
-			       0600) < 0) {
-			fail(v, "cannot write pg_hba.conf");
-			return;
-		}
-	}
+	if (v->primary[0])
+		remove_socket_locks(v);
 	start_server(v);
+}
+
+static void after_wipe(struct srv *v, int status)
+{
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fail(v, "cannot empty the old data directory");
+		return;
+	}
+	start_init(v);
+}
+
+static void after_promote(struct srv *v, int status)
+{
+	v->phase = PH_RUN;
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char tail[MSG_CAP - 64], msg[MSG_CAP];
+		log_tail(v, tail, sizeof tail);
+		snprintf(msg, sizeof msg, "promote failed: %s", tail);
+		set_state(v, DBSUP_RUNNING, msg);
+		return;
+	}
+	v->primary[0] = '\0';
+	set_state(v, DBSUP_RUNNING, "promoted");
 }
 
 static void after_setup(struct srv *v, int status)
@@ -397,6 +459,7 @@ static void after_setup(struct srv *v, int status)
 		return;
 	}
 	wipe_free(&v->password);
+	wipe_free(&v->setup_sql);
 	v->phase = PH_RUN;
 	stop_timer(v);
 	set_state(v, DBSUP_RUNNING, "");
@@ -410,21 +473,26 @@ static void on_helper_exit(struct loop *l, int fd, uint32_t events, void *ud)
 	int st = reap(v->helper);
 	unwatch(l, &v->hpidfd);
 	v->helper = 0;
-	if (v->phase == PH_INIT)
+	if (v->phase == PH_WIPE)
+		after_wipe(v, st);
+	else if (v->phase == PH_INIT)
 		after_init(v, st);
 	else if (v->phase == PH_SETUP)
 		after_setup(v, st);
+	else if (v->phase == PH_PROMOTE)
+		after_promote(v, st);
 }
 
-static int run_helper(struct srv *v, char *const argv[], char *const envp[], const char *stdin_text)
+/* Starts a helper child watched by pidfd; -1 with why on failure. */
+static int launch_helper(struct srv *v, char *const argv[], char *const envp[], const char *stdin_text, char *why,
+			 size_t cap)
 {
-	char why[PATH_CAP + 300];
 	int p[2] = {-1, -1};
 	if (stdin_text && pipe2(p, O_CLOEXEC) < 0) {
-		fail(v, "pipe failed");
+		snprintf(why, cap, "pipe failed");
 		return -1;
 	}
-	pid_t pid = spawn(v, argv, envp, p[0], why, sizeof why);
+	pid_t pid = spawn(v, argv, envp, p[0], why, cap);
 	if (p[0] >= 0)
 		close(p[0]);
 	if (pid > 0 && stdin_text) {
@@ -435,10 +503,8 @@ static int run_helper(struct srv *v, char *const argv[], char *const envp[], con
 	}
 	if (p[1] >= 0)
 		close(p[1]);
-	if (pid < 0) {
-		fail(v, why);
+	if (pid < 0)
 		return -1;
-	}
 	v->helper = pid;
 	v->hpidfd = watch_pid(pid, on_helper_exit, v);
 	if (v->hpidfd < 0) {
@@ -446,10 +512,64 @@ static int run_helper(struct srv *v, char *const argv[], char *const envp[], con
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		v->helper = 0;
-		fail(v, "pidfd_open failed");
+		snprintf(why, cap, "pidfd_open failed");
 		return -1;
 	}
 	return 0;
+}
+
+/* launch_helper, FAILED when it cannot start. */
+static int run_helper(struct srv *v, char *const argv[], char *const envp[], const char *stdin_text)
+{
+	char why[PATH_CAP + 300];
+	if (launch_helper(v, argv, envp, stdin_text, why, sizeof why) < 0) {
+		fail(v, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Empties the data dir (kept itself: the run user may not remove it from
+ * the data root) and the setup marker, then initialises it afresh.
+ * PG_VERSION goes first, so that a wipe cut short is never taken for a
+ * data dir. */
+static void start_wipe(struct srv *v)
+{
+	char path[PATH_CAP + 16];
+	snprintf(path, sizeof path, "%s.done", v->dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/PG_VERSION", v->dir);
+	unlink(path);
+	v->phase = PH_WIPE;
+	if (!file_exists(v->dir)) {
+		start_init(v);
+		return;
+	}
+	char *argv[] = {D.find, v->dir, "-mindepth", "1", "-delete", NULL};
+	run_helper(v, argv, environ, NULL);
+}
+
+/* A replica's first start: a base backup of its primary over the primary's
+ * unix socket, with the WAL streamed alongside (-X stream) and the standby
+ * configuration written (-R). */
+static void start_basebackup(struct srv *v)
+{
+	struct srv *p = find(v->primary);
+	if (!p || p->engine != DBSUP_POSTGRES || p->phase != PH_RUN) {
+		char why[128];
+		snprintf(why, sizeof why, "primary %s is not running", v->primary);
+		fail(v, why);
+		return;
+	}
+	char bb[PATH_CAP + 16], portopt[16], envpw[1200];
+	snprintf(bb, sizeof bb, "%s/pg_basebackup", D.pgbin);
+	snprintf(portopt, sizeof portopt, "%d", p->port);
+	snprintf(envpw, sizeof envpw, "PGPASSWORD=%s", v->password ? v->password : "");
+	char *envp[] = {envpw, "PGCONNECT_TIMEOUT=10", "LC_ALL=C", NULL};
+	char *argv[] = {bb, "-D", v->dir, "-h", p->dir, "-p", portopt, "-U", v->user, "-X", "stream", "-R",
+			"--checkpoint=fast", "--no-sync", "--no-password", NULL};
+	run_helper(v, argv, envp, NULL);
+	OPENSSL_cleanse(envpw, sizeof envpw);
 }
 
 static void start_init(struct srv *v)
@@ -459,7 +579,9 @@ static void start_init(struct srv *v)
 		fail(v, "cannot create data directory");
 		return;
 	}
-	if (v->engine == DBSUP_POSTGRES) {
+	if (v->primary[0]) {
+		start_basebackup(v);
+	} else if (v->engine == DBSUP_POSTGRES) {
 		char initdb[PATH_CAP + 16], pw[PATH_CAP + 16], pwopt[PATH_CAP + 40], uopt[160];
 		snprintf(initdb, sizeof initdb, "%s/initdb", D.pgbin);
 		snprintf(pw, sizeof pw, "%s.pw", v->dir);
@@ -503,24 +625,36 @@ static void start_setup(struct srv *v)
 {
 	char pwq[2200], sql[9000];
 	v->phase = PH_SETUP;
+	size_t xl = v->setup_sql ? strlen(v->setup_sql) : 0;
+	char *full = malloc(sizeof sql + xl + 200);
+	if (!full) {
+		fail(v, "out of memory");
+		return;
+	}
 	if (v->engine == DBSUP_POSTGRES) {
-		if (!v->db) {
+		/* a standby is read-only and holds the primary's users and databases */
+		if ((!v->db && !xl) || v->primary[0]) {
+			free(full);
 			after_setup(v, 0);
 			return;
 		}
 		char psql[PATH_CAP + 16], portopt[16];
 		snprintf(psql, sizeof psql, "%s/psql", D.pgbin);
 		snprintf(portopt, sizeof portopt, "%d", v->port);
-		snprintf(sql, sizeof sql,
-			 "SELECT 'CREATE DATABASE \"%s\"' WHERE NOT EXISTS "
-			 "(SELECT 1 FROM pg_database WHERE datname = '%s')\\gexec\n",
-			 v->db, v->db);
+		if (v->db)
+			snprintf(sql, sizeof sql,
+				 "SELECT 'CREATE DATABASE \"%s\"' WHERE NOT EXISTS "
+				 "(SELECT 1 FROM pg_database WHERE datname = '%s')\\gexec\n\\connect \"%s\"\n",
+				 v->db, v->db, v->db);
+		else
+			sql[0] = '\0';
+		snprintf(full, sizeof sql + xl + 200, "%s%s\n", sql, xl ? v->setup_sql : "");
 		char envpw[1200];
 		snprintf(envpw, sizeof envpw, "PGPASSWORD=%s", v->password);
 		char *envp[] = {envpw, "PGCONNECT_TIMEOUT=10", "LC_ALL=C", NULL};
 		char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", v->dir, "-p", portopt,
 				"-U", v->user, "-d", "postgres", NULL};
-		run_helper(v, argv, envp, sql);
+		run_helper(v, argv, envp, full);
 		OPENSSL_cleanse(envpw, sizeof envpw);
 	} else {
 		sql_quote(pwq, sizeof pwq, v->password);
@@ -535,13 +669,19 @@ static void start_setup(struct srv *v)
 			 "ALTER USER 'root'@'localhost' IDENTIFIED BY '%s';\n"
 			 "FLUSH PRIVILEGES;\n",
 			 v->user, pwq, v->user, pwq, v->user, dbs, pwq);
+		char use[160] = "";
+		if (v->db && xl)
+			snprintf(use, sizeof use, "USE `%s`;\n", v->db);
+		snprintf(full, sizeof sql + xl + 200, "%s%s%s\n", sql, use, xl ? v->setup_sql : "");
 		char sockopt[PATH_CAP + 16];
 		snprintf(sockopt, sizeof sockopt, "--socket=%s", v->sock);
 		char *argv[] = {D.myclient, "--no-defaults", sockopt, "-uroot", "--batch", NULL};
-		run_helper(v, argv, environ, sql);
+		run_helper(v, argv, environ, full);
 		OPENSSL_cleanse(pwq, sizeof pwq);
 	}
 	OPENSSL_cleanse(sql, sizeof sql);
+	OPENSSL_cleanse(full, strlen(full));
+	free(full);
 }
 
 /* ---- the server ------------------------------------------------------------------------------------ */
@@ -555,21 +695,35 @@ static void on_server_exit(struct loop *l, int fd, uint32_t events, void *ud)
 		reap(v->pid);
 	unwatch(l, &v->pidfd);
 	v->pid = 0;
-	if (v->helper > 0) {
-		kill(-v->helper, SIGKILL);
-		kill(v->helper, SIGKILL);
-		unwatch(l, &v->hpidfd);
-		while (waitpid(v->helper, NULL, 0) < 0 && errno == EINTR)
-			;
-		v->helper = 0;
-	}
+	kill_helper(v);
 	stop_timer(v);
-	if (v->phase == PH_STOP) {
+	if (v->phase == PH_STOP && v->rebuild) {
+		v->rebuild = false;
+		start_wipe(v);
+	} else if (v->phase == PH_STOP) {
 		v->phase = PH_DONE;
 		set_state(v, DBSUP_STOPPED, "");
 	} else {
 		fail(v, "server exited");
 	}
+}
+
+/* Rewritten at every start, so data dirs made before a rule was added get it. */
+static int write_hba(const struct srv *v)
+{
+	char hba[PATH_CAP + 16];
+	snprintf(hba, sizeof hba, "%s/pg_hba.conf", v->dir);
+	/* md5 in pg_hba performs SCRAM for SCRAM-stored passwords and md5 for
+	 * md5-stored ones (PostgreSQL docs, 21.5), so one method covers both.
+	 * "all" does not match physical replication connections: replicas take
+	 * their base backup and stream over the primary's socket. */
+	return write_file(hba,
+			  "# written by rdsemu\n"
+			  "local all all scram-sha-256\n"
+			  "local replication all scram-sha-256\n"
+			  "host all all 127.0.0.0/8 md5\n"
+			  "host all all ::1/128 md5\n",
+			  0600);
 }
 
 static void start_server(struct srv *v)
@@ -578,13 +732,23 @@ static void start_server(struct srv *v)
 	char lopt[128], popt[32], sopt[PATH_CAP + 40], mopt[48], bin[PATH_CAP + 16];
 	v->phase = PH_SERVER;
 	if (v->engine == DBSUP_POSTGRES) {
+		if (write_hba(v) < 0) {
+			fail(v, "cannot write pg_hba.conf");
+			return;
+		}
+		int conns = v->max_conn > 0 ? v->max_conn : 100;
+		/* a hot standby refuses to run with fewer connections than its primary */
+		const struct srv *p = v->primary[0] ? find(v->primary) : NULL;
+		if (p && p->engine == DBSUP_POSTGRES && p->max_conn > conns)
+			conns = p->max_conn;
 		snprintf(bin, sizeof bin, "%s/postgres", D.pgbin);
-		snprintf(lopt, sizeof lopt, "listen_addresses=%s", v->listen);
+		snprintf(lopt, sizeof lopt, "listen_addresses=%s", v->listen); /* "" = no TCP */
 		snprintf(popt, sizeof popt, "port=%d", v->port);
 		snprintf(sopt, sizeof sopt, "unix_socket_directories=%s", v->dir);
-		snprintf(mopt, sizeof mopt, "max_connections=%d", v->max_conn > 0 ? v->max_conn : 100);
+		snprintf(mopt, sizeof mopt, "max_connections=%d", conns);
 		char *argv[] = {bin, "-D", v->dir, "-c", lopt, "-c", popt, "-c", sopt, "-c", mopt,
-				"-c", "password_encryption=scram-sha-256", "-c", "ssl=off", NULL};
+				"-c", "password_encryption=scram-sha-256", "-c", "ssl=off", "-c", "wal_level=replica",
+				"-c", "max_wal_senders=10", "-c", "hot_standby=on", "-c", "recovery_init_sync_method=syncfs", NULL};
 		v->pid = spawn(v, argv, environ, -1, why, sizeof why);
 	} else {
 		char dd[PATH_CAP + 16], pidf[PATH_CAP + 32];
@@ -594,8 +758,23 @@ static void start_server(struct srv *v)
 		snprintf(sopt, sizeof sopt, "--socket=%s", v->sock);
 		snprintf(pidf, sizeof pidf, "--pid-file=%s/mariadb.pid", v->dir);
 		snprintf(mopt, sizeof mopt, "--max-connections=%d", v->max_conn > 0 ? v->max_conn : 151);
-		char *argv[] = {D.mysqld, "--no-defaults", dd, lopt, popt, sopt, pidf, mopt, "--skip-networking=0",
-				"--skip-name-resolve", NULL};
+		char *argv[16];
+		int n = 0;
+		argv[n++] = D.mysqld;
+		argv[n++] = "--no-defaults";
+		argv[n++] = dd;
+		if (v->listen[0]) {
+			argv[n++] = lopt;
+			argv[n++] = popt;
+			argv[n++] = "--skip-networking=0";
+		} else {
+			argv[n++] = "--skip-networking"; /* unix socket only */
+		}
+		argv[n++] = sopt;
+		argv[n++] = pidf;
+		argv[n++] = mopt;
+		argv[n++] = "--skip-name-resolve";
+		argv[n] = NULL;
 		v->pid = spawn(v, argv, environ, -1, why, sizeof why);
 	}
 	if (v->pid < 0) {
@@ -638,6 +817,7 @@ static void on_timer(struct loop *l, long long id, void *ud)
 			snprintf(mark, sizeof mark, "%s.done", v->dir);
 			if (file_exists(mark)) {
 				wipe_free(&v->password);
+				wipe_free(&v->setup_sql);
 				v->phase = PH_RUN;
 				set_state(v, DBSUP_RUNNING, "");
 			} else {
@@ -672,18 +852,13 @@ static void fail(struct srv *v, const char *what)
 	static const char *const conf[] = {"Address already in use", "could not create any TCP/IP sockets",
 					   "invalid value for parameter", "unrecognized configuration parameter",
 					   "unknown variable", "Bind on TCP/IP port", "Cannot assign requested address",
-					   NULL};
+					   "insufficient parameter settings", NULL};
 	v->incompatible = false;
 	for (int i = 0; conf[i]; i++)
 		v->incompatible |= strstr(tail, conf[i]) != NULL;
 	stop_timer(v);
-	if (v->helper > 0) {
-		unwatch(D.loop, &v->hpidfd);
-		kill(v->helper, SIGKILL);
-		while (waitpid(v->helper, NULL, 0) < 0 && errno == EINTR)
-			;
-		v->helper = 0;
-	}
+	kill_helper(v);
+	v->rebuild = false;
 	if (v->pid > 0) {
 		unwatch(D.loop, &v->pidfd);
 		kill_server(v, SIGKILL);
@@ -693,6 +868,7 @@ static void fail(struct srv *v, const char *what)
 		v->pid = 0;
 	}
 	wipe_free(&v->password);
+	wipe_free(&v->setup_sql);
 	v->phase = PH_DONE;
 	set_state(v, DBSUP_FAILED, msg);
 }
@@ -778,6 +954,9 @@ int dbsup_init(struct loop *l, struct emu_err *err)
 					  "/usr/sbin/mariadb-install-db", NULL};
 	static const char *const myc[] = {"/usr/bin/mariadb", "/usr/bin/mysql", NULL};
 	D.have_my = first_exec(D.mysqld, myd) && first_exec(D.myinstall, myi) && first_exec(D.myclient, myc);
+	static const char *const fnd[] = {"/usr/bin/find", "/bin/find", NULL};
+	if (!first_exec(D.find, fnd))
+		snprintf(D.find, sizeof D.find, "/usr/bin/find"); /* a replica rebuild then fails with a message */
 	find_run_user();
 	D.up = true;
 	log_msg(LOG_LVL_INFO, "dbsup", "postgres: %s; mariadb: %s; run user uid %d", D.have_pg ? D.pgbin : "not found",
@@ -802,21 +981,116 @@ static bool ident_ok(const char *s, size_t max)
 	return true;
 }
 
-int dbsup_start(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud, struct emu_err *err)
+static int check_spec(const struct dbsup_spec *spec, struct emu_err *err)
 {
 	if (!D.up)
 		return emu_err_set(err, ERR_INTERNAL, "database supervisor not initialised");
 	if (!dbsup_available(spec->engine))
 		return emu_err_set(err, ERR_INTERNAL, "%s binaries not found",
 				   spec->engine == DBSUP_POSTGRES ? "PostgreSQL" : "MariaDB");
+	const char *listen = spec->listen_addr ? spec->listen_addr : "";
 	if (!ident_ok(spec->id, 63) || !ident_ok(spec->master_user, 63) ||
 	    (spec->db_name && !ident_ok(spec->db_name, 63)) || !spec->master_password ||
-	    strlen(spec->master_password) > 1000 || !spec->data_root || !spec->listen_addr ||
-	    strlen(spec->listen_addr) > 45 || spec->port <= 0 || spec->port > 65535)
+	    strlen(spec->master_password) > 1000 || !spec->data_root || strlen(listen) > 45 || spec->port <= 0 ||
+	    spec->port > 65535 || (spec->setup_sql && strlen(spec->setup_sql) > 60000))
 		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "invalid database server spec");
+	if (spec->primary_id && (spec->engine != DBSUP_POSTGRES || !ident_ok(spec->primary_id, 63) ||
+				 strcmp(spec->primary_id, spec->id) == 0))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "invalid primary for a streaming replica");
+	size_t n = strlen(spec->data_root) + 1 + strlen(spec->id) + strlen("/mysql.sock");
+	if (n >= sizeof((struct sockaddr_un *)0)->sun_path - 20)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "data directory path too long for a unix socket");
+	return 0;
+}
+
+/* Copies the spec into v (paths checked by check_spec); keeps the runtime
+ * fields (pids, fds, timer, phase). */
+static void configure(struct srv *v, const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud)
+{
+	snprintf(v->dir, sizeof v->dir, "%s/%s", spec->data_root, spec->id);
+	snprintf(v->sock, sizeof v->sock, "%s/%s/mysql.sock", spec->data_root, spec->id);
+	snprintf(v->log, sizeof v->log, "%s/%s.log", spec->data_root, spec->id);
+	snprintf(v->id, sizeof v->id, "%s", spec->id);
+	snprintf(v->listen, sizeof v->listen, "%s", spec->listen_addr ? spec->listen_addr : "");
+	snprintf(v->primary, sizeof v->primary, "%s", spec->primary_id ? spec->primary_id : "");
+	v->engine = spec->engine;
+	v->port = spec->port;
+	v->max_conn = spec->max_connections;
+	wipe_free(&v->password);
+	wipe_free(&v->setup_sql);
+	free(v->user);
+	free(v->db);
+	v->user = util_strdup(spec->master_user);
+	v->password = util_strdup(spec->master_password);
+	v->db = spec->db_name ? util_strdup(spec->db_name) : NULL;
+	v->setup_sql = spec->setup_sql && *spec->setup_sql ? util_strdup(spec->setup_sql) : NULL;
+	v->cb = on_state;
+	v->ud = ud;
+}
+
+/* Sends the shutdown signal; on_server_exit finishes (STOPPED, or a rebuild). */
+static void begin_stop(struct srv *v)
+{
+	kill_helper(v);
+	v->phase = PH_STOP;
+	kill_server(v, v->engine == DBSUP_POSTGRES ? SIGINT : SIGTERM);
+	v->deadline = clock_mono_ms() + STOP_BOUND_MS;
+	arm(v);
+}
+
+static void begin_rebuild(struct srv *v)
+{
+	char msg[128];
+	snprintf(msg, sizeof msg, "rebuilding as a replica of %s", v->primary);
+	if (v->pid > 0) {
+		v->rebuild = true;
+		begin_stop(v);
+		set_state(v, DBSUP_STARTING, msg);
+	} else {
+		kill_helper(v);
+		stop_timer(v);
+		set_state(v, DBSUP_STARTING, msg);
+		start_wipe(v);
+	}
+}
+
+/* Is the data dir fully initialised?  For a replica, a base backup cut
+ * short has PG_VERSION but neither standby.signal nor the setup marker. */
+static bool initialised(const struct srv *v)
+{
+	char p[PATH_CAP + 24];
+	snprintf(p, sizeof p, "%s/%s", v->dir, v->engine == DBSUP_POSTGRES ? "PG_VERSION" : "mysql");
+	if (!file_exists(p))
+		return false;
+	if (!v->primary[0])
+		return true;
+	snprintf(p, sizeof p, "%s/standby.signal", v->dir);
+	if (file_exists(p))
+		return true;
+	snprintf(p, sizeof p, "%s.done", v->dir);
+	return file_exists(p);
+}
+
+static int start_or_rebuild(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud, bool rebuild,
+			    struct emu_err *err)
+{
+	if (check_spec(spec, err) < 0)
+		return -1;
+	if (rebuild && !spec->primary_id)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "a rebuild needs the new primary");
 	struct srv *v = find(spec->id);
-	if (v && v->phase != PH_DONE)
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "database %s is already managed", spec->id);
+	if (v && v->phase != PH_DONE) {
+		if (!rebuild)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "database %s is already managed", spec->id);
+		char dir[PATH_CAP];
+		snprintf(dir, sizeof dir, "%s/%s", spec->data_root, spec->id);
+		if (v->engine != spec->engine || strcmp(dir, v->dir) != 0)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "database %s: engine or data root differs",
+					   spec->id);
+		configure(v, spec, on_state, ud);
+		begin_rebuild(v);
+		return 0;
+	}
 	if (!v)
 		for (int i = 0; i < MAX_SRV && !v; i++)
 			if (!D.s[i].used)
@@ -824,26 +1098,13 @@ int dbsup_start(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud
 	if (!v)
 		return emu_err_set(err, ERR_INTERNAL, "too many database servers");
 	wipe_free(&v->password);
+	wipe_free(&v->setup_sql);
 	free(v->user);
 	free(v->db);
 	memset(v, 0, sizeof *v);
 	v->pidfd = v->hpidfd = -1;
-	int n1 = snprintf(v->dir, sizeof v->dir, "%s/%s", spec->data_root, spec->id);
-	int n2 = snprintf(v->sock, sizeof v->sock, "%s/%s/mysql.sock", spec->data_root, spec->id);
-	if (n1 < 0 || n2 < 0 || (size_t)n2 >= sizeof ((struct sockaddr_un *)0)->sun_path - 20)
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "data directory path too long for a unix socket");
-	snprintf(v->log, sizeof v->log, "%s/%s.log", spec->data_root, spec->id);
-	snprintf(v->id, sizeof v->id, "%s", spec->id);
-	snprintf(v->listen, sizeof v->listen, "%s", spec->listen_addr);
+	configure(v, spec, on_state, ud);
 	v->used = true;
-	v->engine = spec->engine;
-	v->port = spec->port;
-	v->max_conn = spec->max_connections;
-	v->user = util_strdup(spec->master_user);
-	v->password = util_strdup(spec->master_password);
-	v->db = spec->db_name ? util_strdup(spec->db_name) : NULL;
-	v->cb = on_state;
-	v->ud = ud;
 	v->state = DBSUP_STARTING;
 	v->phase = PH_NONE;
 
@@ -863,6 +1124,10 @@ int dbsup_start(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud
 			return emu_err_set(err, ERR_INTERNAL, "pidfd_open(%d) failed", (int)old);
 		}
 		log_msg(LOG_LVL_INFO, "dbsup", "%s: reattached to running server pid %d", v->id, (int)old);
+		if (rebuild) {
+			begin_rebuild(v);
+			return 0;
+		}
 		v->phase = PH_SERVER;
 		v->deadline = clock_mono_ms() + START_BOUND_MS;
 		set_state(v, DBSUP_STARTING, "");
@@ -871,10 +1136,12 @@ int dbsup_start(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud
 	}
 	if (mkdir(spec->data_root, 0711) < 0 && errno != EEXIST)
 		return emu_err_set(err, ERR_INTERNAL, "cannot create %s: %s", spec->data_root, strerror(errno));
+	if (rebuild) {
+		begin_rebuild(v);
+		return 0;
+	}
 	set_state(v, DBSUP_STARTING, "");
-	char probe[PATH_CAP + 24];
-	snprintf(probe, sizeof probe, "%s/%s", v->dir, v->engine == DBSUP_POSTGRES ? "PG_VERSION" : "mysql");
-	if (file_exists(probe)) {
+	if (initialised(v)) {
 		if (old > 0 && !pid_is_server(v, old)) {
 			/* stale pid file of a dead server: the server itself handles postmaster.pid */
 			if (v->engine == DBSUP_MARIADB) {
@@ -884,10 +1151,22 @@ int dbsup_start(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud
 			}
 		}
 		start_server(v);
+	} else if (v->primary[0]) {
+		start_wipe(v); /* nothing, or the remains of a base backup cut short */
 	} else {
 		start_init(v);
 	}
 	return 0;
+}
+
+int dbsup_start(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud, struct emu_err *err)
+{
+	return start_or_rebuild(spec, on_state, ud, false, err);
+}
+
+int dbsup_rebuild_as_replica(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud, struct emu_err *err)
+{
+	return start_or_rebuild(spec, on_state, ud, true, err);
 }
 
 int dbsup_stop(const char *id, struct emu_err *err)
@@ -895,27 +1174,27 @@ int dbsup_stop(const char *id, struct emu_err *err)
 	struct srv *v = id ? find(id) : NULL;
 	if (!v)
 		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "no database server %s", id ? id : "");
-	if (v->phase == PH_DONE || v->phase == PH_STOP)
+	if (v->phase == PH_DONE)
 		return 0;
-	if (v->helper > 0) {
-		unwatch(D.loop, &v->hpidfd);
-		kill(v->helper, SIGKILL);
-		while (waitpid(v->helper, NULL, 0) < 0 && errno == EINTR)
-			;
-		v->helper = 0;
-	}
 	wipe_free(&v->password);
+	wipe_free(&v->setup_sql);
+	if (v->phase == PH_STOP) {
+		if (v->rebuild) {
+			/* a rebuild was stopping the server: just stop */
+			v->rebuild = false;
+			set_state(v, DBSUP_STOPPING, "");
+		}
+		return 0;
+	}
+	kill_helper(v);
 	if (v->pid <= 0) {
 		stop_timer(v);
 		v->phase = PH_DONE;
 		set_state(v, DBSUP_STOPPED, "");
 		return 0;
 	}
-	v->phase = PH_STOP;
-	kill_server(v, v->engine == DBSUP_POSTGRES ? SIGINT : SIGTERM);
-	v->deadline = clock_mono_ms() + STOP_BOUND_MS;
+	begin_stop(v);
 	set_state(v, DBSUP_STOPPING, "");
-	arm(v);
 	return 0;
 }
 
@@ -923,9 +1202,13 @@ void dbsup_stop_all(void)
 {
 	if (!D.up)
 		return;
-	for (int i = 0; i < MAX_SRV; i++)
-		if (D.s[i].used && D.s[i].phase != PH_DONE)
-			dbsup_stop(D.s[i].id, NULL);
+	/* standbys first, so they let go of their primaries' WAL senders; all
+	 * shut down concurrently, a primary's fast shutdown does not wait for
+	 * its standbys beyond their connection closing */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < MAX_SRV; i++)
+			if (D.s[i].used && D.s[i].phase != PH_DONE && (dbsup_is_standby(D.s[i].id) == 1) == (pass == 0))
+				dbsup_stop(D.s[i].id, NULL);
 	long long end = clock_mono_ms() + STOP_BOUND_MS + 2000;
 	for (;;) {
 		bool busy = false;
@@ -943,6 +1226,7 @@ void dbsup_forget(const char *id)
 	if (!v || v->phase != PH_DONE)
 		return;
 	wipe_free(&v->password);
+	wipe_free(&v->setup_sql);
 	free(v->user);
 	free(v->db);
 	memset(v, 0, sizeof *v);
@@ -977,15 +1261,11 @@ void dbsup_shutdown(void)
 			continue;
 		/* servers still running are left running (reattached by the next
 		 * dbsup_start on the same data dir); helpers are killed */
-		if (v->helper > 0) {
-			unwatch(D.loop, &v->hpidfd);
-			kill(v->helper, SIGKILL);
-			while (waitpid(v->helper, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
+		kill_helper(v);
 		unwatch(D.loop, &v->pidfd);
 		stop_timer(v);
 		wipe_free(&v->password);
+		wipe_free(&v->setup_sql);
 		free(v->user);
 		free(v->db);
 		memset(v, 0, sizeof *v);
@@ -1003,4 +1283,50 @@ const char *dbsup_state_name(enum dbsup_state s)
 	case DBSUP_FAILED: return "failed";
 	}
 	return "unknown";
+}
+
+int dbsup_socket_path(const char *id, char *out, size_t cap)
+{
+	struct srv *v = id ? find(id) : NULL;
+	if (!v || !out || cap == 0)
+		return -1;
+	int n = v->engine == DBSUP_POSTGRES ? snprintf(out, cap, "%s/.s.PGSQL.%d", v->dir, v->port)
+					    : snprintf(out, cap, "%s", v->sock);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int dbsup_is_standby(const char *id)
+{
+	struct srv *v = id ? find(id) : NULL;
+	if (!v || v->engine != DBSUP_POSTGRES)
+		return -1;
+	if (v->phase == PH_PROMOTE)
+		return 1; /* standby.signal may go a moment before writes are accepted */
+	char p[PATH_CAP + 24];
+	snprintf(p, sizeof p, "%s/PG_VERSION", v->dir);
+	if (!file_exists(p))
+		return -1;
+	snprintf(p, sizeof p, "%s/standby.signal", v->dir);
+	return file_exists(p) ? 1 : 0;
+}
+
+int dbsup_promote(const char *id, struct emu_err *err)
+{
+	struct srv *v = id ? find(id) : NULL;
+	if (!v || v->engine != DBSUP_POSTGRES)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "no PostgreSQL server %s", id ? id : "");
+	if (v->phase != PH_RUN || dbsup_is_standby(id) != 1)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "database %s is not a running standby", id);
+	/* pg_ctl -w returns once the control file says "in production", which
+	 * the startup process writes after it lets backends write WAL */
+	char ctl[PATH_CAP + 16], why[PATH_CAP + 300];
+	snprintf(ctl, sizeof ctl, "%s/pg_ctl", D.pgbin);
+	char *argv[] = {ctl, "promote", "-D", v->dir, "-w", "-t", "60", "-s", NULL};
+	v->phase = PH_PROMOTE;
+	if (launch_helper(v, argv, environ, NULL, why, sizeof why) < 0) {
+		v->phase = PH_RUN;
+		return emu_err_set(err, ERR_INTERNAL, "database %s: cannot run pg_ctl promote: %s", id, why);
+	}
+	log_msg(LOG_LVL_INFO, "dbsup", "%s: promoting", v->id);
+	return 0;
 }

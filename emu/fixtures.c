@@ -12,6 +12,7 @@
 #include "emu/clock.h"
 #include "emu/log.h"
 #include "emu/model.h"
+#include "emu/rds.h"
 #include "emu/secrets.h"
 #include "emu/store.h"
 #include "emu/util.h"
@@ -220,9 +221,136 @@ static int load_secrets(struct store *s, const struct fixture_defaults *d, json_
 	return 0;
 }
 
+/* ---- rds: clusters, instances, proxies (through the RDS domain) ---------------------- */
+
+static int rds_fail(struct emu_err *err, const char *what, size_t i)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, "fixture rds.%s[%zu]: ", what, i);
+	size_t pl = strlen(prefix), ml = strlen(err->msg);
+	if (pl + ml < sizeof err->msg) {
+		memmove(err->msg + pl, err->msg, ml + 1);
+		memcpy(err->msg, prefix, pl);
+	}
+	return -1;
+}
+
+typedef int (*rds_fn)(struct emu_call *, json_t *, json_t **, struct emu_err *);
+
+/* Validates req against the model's input of op and runs fn. */
+static int rds_run(struct emu_call *call, const char *op, rds_fn fn, json_t *req, json_t **out, struct emu_err *err)
+{
+	*out = NULL;
+	int rc = model_validate(&model_rds, op, req, err);
+	return rc < 0 ? -1 : fn(call, req, out, err);
+}
+
+/* A proxy Auth entry may name its secret by name: the fixture cannot know
+ * the ARN's random suffix. */
+static int resolve_auth_secrets(struct emu_call *call, json_t *auth, struct emu_err *err)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(auth, i, a) {
+		const char *sid = str_or(a, "SecretArn", NULL);
+		if (!sid || util_has_prefix(sid, "arn:"))
+			continue;
+		json_t *in = json_pack("{s:s}", "SecretId", sid), *out = NULL;
+		int rc = sm_describe_secret(call, in, &out, err);
+		json_decref(in);
+		if (rc == 0)
+			json_object_set_new(a, "SecretArn", json_string(str_or(out, "ARN", sid)));
+		json_decref(out);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int load_rds(struct store *s, const struct fixture_defaults *d, json_t *rds, struct emu_err *err)
+{
+	static const char *const keys[] = {"clusters", "instances", "proxies", NULL};
+	if (!json_is_object(rds))
+		return emu_err_set(err, ERR_VALIDATION, "fixture rds: must be an object");
+	if (check_keys(rds, "rds", keys, err) < 0)
+		return -1;
+	char rid[37], arn[128];
+	util_uuid(rid);
+	snprintf(arn, sizeof arn, "arn:aws:iam::%s:root", d->account);
+	struct emu_call call = {.store = s, .account = d->account, .region = d->region, .principal_arn = arn,
+	                        .user_id = d->account, .access_key_id = "fixture", .request_id = rid,
+	                        .now = clock_now()};
+	size_t i;
+	json_t *e, *out;
+	json_array_foreach(json_object_get(rds, "clusters"), i, e) {
+		int rc = rds_run(&call, "CreateDBCluster", rds_create_db_cluster, e, &out, err);
+		json_decref(out);
+		if (rc < 0 && err->code == ERR_RDS_DB_CLUSTER_EXISTS)
+			emu_err_clear(err);
+		else if (rc < 0)
+			return rds_fail(err, "clusters", i);
+	}
+	json_array_foreach(json_object_get(rds, "instances"), i, e) {
+		json_t *req = json_deep_copy(e);
+		json_t *init = json_incref(json_object_get(req, "InitSQL"));
+		json_object_del(req, "InitSQL");
+		int rc = init && !json_is_array(init) ? emu_err_set(err, ERR_VALIDATION, "InitSQL must be a list of strings")
+		                                      : rds_run(&call, "CreateDBInstance", rds_create_db_instance, req, &out, err);
+		const char *id = str_or(json_object_get(out, "DBInstance"), "DBInstanceIdentifier", NULL);
+		if (rc == 0 && init && id)
+			rc = rds_instance_set_init_sql(s, d->account, d->region, id, init, err);
+		json_decref(out);
+		json_decref(init);
+		json_decref(req);
+		if (rc < 0 && err->code == ERR_RDS_DB_INSTANCE_EXISTS)
+			emu_err_clear(err);
+		else if (rc < 0)
+			return rds_fail(err, "instances", i);
+	}
+	json_array_foreach(json_object_get(rds, "proxies"), i, e) {
+		json_t *req = json_deep_copy(e);
+		json_t *targets = json_incref(json_object_get(req, "Targets"));
+		json_t *endpoints = json_incref(json_object_get(req, "Endpoints"));
+		json_object_del(req, "Targets");
+		json_object_del(req, "Endpoints");
+		int rc = resolve_auth_secrets(&call, json_object_get(req, "Auth"), err);
+		if (rc == 0)
+			rc = rds_run(&call, "CreateDBProxy", rds_create_db_proxy, req, &out, err);
+		json_decref(out);
+		const char *name = str_or(req, "DBProxyName", "");
+		if (rc == 0 && json_is_object(targets)) {
+			json_t *t = json_deep_copy(targets);
+			json_object_set_new(t, "DBProxyName", json_string(name));
+			rc = rds_run(&call, "RegisterDBProxyTargets", rds_register_db_proxy_targets, t, &out, err);
+			json_decref(out);
+			json_decref(t);
+		}
+		size_t j;
+		json_t *ep;
+		json_array_foreach(endpoints, j, ep) {
+			if (rc < 0)
+				break;
+			json_t *t = json_deep_copy(ep);
+			json_object_set_new(t, "DBProxyName", json_string(name));
+			rc = rds_run(&call, "CreateDBProxyEndpoint", rds_create_db_proxy_endpoint, t, &out, err);
+			json_decref(out);
+			json_decref(t);
+		}
+		json_decref(targets);
+		json_decref(endpoints);
+		json_decref(req);
+		if (rc < 0 && err->code == ERR_RDS_DB_PROXY_EXISTS)
+			emu_err_clear(err);
+		else if (rc < 0)
+			return rds_fail(err, "proxies", i);
+	}
+	return 0;
+}
+
 int fixtures_load_doc(struct store *s, const struct fixture_defaults *d, json_t *doc, struct emu_err *err)
 {
-	static const char *const top[] = {"accounts", "iam", "lambdas", "secrets", "description", "$schema", NULL};
+	static const char *const top[] = {"accounts", "iam", "lambdas", "secrets", "rds", "connect", "description",
+	                                  "$schema", NULL};
 	if (!json_is_object(doc))
 		return emu_err_set(err, ERR_VALIDATION, "fixture: the document must be a JSON object");
 	if (check_keys(doc, "document", top, err) < 0)
@@ -239,13 +367,33 @@ int fixtures_load_doc(struct store *s, const struct fixture_defaults *d, json_t 
 		rc = load_lambdas(s, d, v, err);
 	if (rc == 0 && (v = json_object_get(doc, "secrets")))
 		rc = load_secrets(s, d, v, err);
+	if (rc == 0 && (v = json_object_get(doc, "rds")))
+		rc = load_rds(s, d, v, err);
 	if (rc < 0) {
 		store_rollback(s);
 		return -1;
 	}
 	if (store_commit(s) < 0)
 		return emu_err_set(err, ERR_INTERNAL, NULL);
+	size_t i;
+	json_t *line;
+	json_array_foreach(json_object_get(doc, "connect"), i, line) {
+		bool seen = false;
+		size_t j;
+		json_t *have;
+		json_array_foreach(fixtures_connect_notes(), j, have) seen = seen || json_equal(have, line);
+		if (json_is_string(line) && !seen)
+			json_array_append(fixtures_connect_notes(), line);
+	}
 	return 0;
+}
+
+json_t *fixtures_connect_notes(void)
+{
+	static json_t *notes;
+	if (!notes)
+		notes = json_array();
+	return notes;
 }
 
 int fixtures_load_file(struct store *s, const struct fixture_defaults *d, const char *path, struct emu_err *err)

@@ -11,7 +11,14 @@
  *    "secrets":  [{"account": "000000000000", "region": "us-east-1",
  *                  <any CreateSecret member: Name, SecretString, SecretBinary, Description, KmsKeyId, Tags>,
  *                  "ResourcePolicy": "<policy JSON string or object>",
- *                  "Rotation": {<RotateSecret members except SecretId>}}]}
+ *                  "Rotation": {<RotateSecret members except SecretId>}}],
+ *    "rds":      {"clusters":  [<CreateDBCluster members>],
+ *                 "instances": [<CreateDBInstance members>, "InitSQL": ["SQL run once as the
+ *                               master user when the server is first created", ...]],
+ *                 "proxies":   [<CreateDBProxy members; Auth SecretArn may be a secret name>,
+ *                               "Targets": {<RegisterDBProxyTargets members but DBProxyName>},
+ *                               "Endpoints": [<CreateDBProxyEndpoint members but DBProxyName>]]},
+ *    "connect":  ["lines printed once every DB instance is available: how to connect"]}
  *
  * account/region default to the process's --account-id/--region.  Every
  * entry goes through the same domain functions as the API (secrets through
@@ -35,5 +42,8 @@ struct fixture_defaults {
 
 int fixtures_load_doc(struct store *s, const struct fixture_defaults *d, json_t *doc, struct emu_err *err);
 int fixtures_load_file(struct store *s, const struct fixture_defaults *d, const char *path, struct emu_err *err);
+/* The "connect" lines of every document loaded so far (a JSON array owned
+ * by this module; never NULL). */
+json_t *fixtures_connect_notes(void);
 
 #endif

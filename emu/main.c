@@ -15,19 +15,24 @@
 #include "emu/kms.h"
 #include "emu/log.h"
 #include "emu/loop.h"
+#include "emu/rds.h"
+#include "emu/rds_endpoint.h"
 #include "emu/rotation.h"
 #include "emu/secrets.h"
 #include "emu/store.h"
 #include "emu/sts.h"
+#include "wire/runtime.h"
 #include "wire/token.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RDSEMU_VERSION "0.1.0"
@@ -40,6 +45,8 @@ struct app {
 	struct http_env env;
 	int sigfd;
 	int stopping;
+	char db_root[1100]; /* database servers' data (a temp dir with --ephemeral) */
+	bool db_root_temp;
 };
 
 static void usage(void)
@@ -84,6 +91,7 @@ static int app_reset(void *ud, struct emu_err *err)
 	auth_cache_clear();
 	authz_cache_clear();
 	clock_set_offset(0);
+	rds_changed(); /* the runtime winds down servers and listeners of the old state */
 	if (auth_seed_builtin(a->store, &a->cfg, err) < 0 || load_startup_fixtures(a, err) < 0)
 		return -1;
 	log_info("main", "state reset");
@@ -117,7 +125,29 @@ static long long flush_audit(struct loop *l, void *ud)
 {
 	struct app *a = ud;
 	audit_flush(a->store);
+	runtime_sync(false);
 	return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Where database servers keep their data: STATE-DIR/db, or a fresh temp dir. */
+static int db_root_init(struct app *a, struct emu_err *err)
+{
+	if (!a->cfg.ephemeral) {
+		snprintf(a->db_root, sizeof a->db_root, "%s/db", a->cfg.state_dir);
+		return 0;
+	}
+	snprintf(a->db_root, sizeof a->db_root, "/tmp/rdsemu-db-XXXXXX");
+	if (!mkdtemp(a->db_root))
+		return emu_err_set(err, ERR_INTERNAL, "cannot create a temp dir for database servers: %s", strerror(errno));
+	a->db_root_temp = true;
+	return 0;
 }
 
 static void janitor(struct loop *l, long long id, void *ud)
@@ -125,6 +155,7 @@ static void janitor(struct loop *l, long long id, void *ud)
 	struct app *a = ud;
 	secrets_purge_due(a->store, clock_now());
 	kms_purge_due(a->store, clock_now());
+	runtime_sync(true);
 	if (!a->stopping)
 		loop_add_timer(l, 1000, janitor, a);
 }
@@ -170,13 +201,25 @@ static int serve(int argc, char **argv)
 	secrets_set_hooks(&hooks);
 	static const struct sts_hooks shooks = {.may_assume = authz_may_assume};
 	sts_set_hooks(&shooks);
+	a.loop = loop_new();
+	if (!a.loop) {
+		fprintf(stderr, "rdsemu: cannot set up the event loop\n");
+		goto out;
+	}
+	if (a.cfg.databases && (db_root_init(&a, &err) < 0 || runtime_init(a.loop, a.store, a.db_root, &err) < 0)) {
+		fprintf(stderr, "rdsemu: %s\n", err.msg);
+		goto out;
+	}
+	rds_endpoint_configure(&(struct rds_endpoint_config){
+		.dns_names = a.cfg.endpoint_dns,
+		.fixed_host = a.cfg.endpoint_host[0] ? a.cfg.endpoint_host : NULL,
+		.port_base = a.cfg.endpoint_port_base});
 	if (auth_seed_builtin(a.store, &a.cfg, &err) < 0 || load_startup_fixtures(&a, &err) < 0) {
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;
 	}
-	a.loop = loop_new();
 	a.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (!a.loop || a.sigfd < 0 || loop_add_fd(a.loop, a.sigfd, EPOLLIN, on_signal, &a) < 0) {
+	if (a.sigfd < 0 || loop_add_fd(a.loop, a.sigfd, EPOLLIN, on_signal, &a) < 0) {
 		fprintf(stderr, "rdsemu: cannot set up the event loop: %s\n", strerror(errno));
 		goto out;
 	}
@@ -193,6 +236,7 @@ static int serve(int argc, char **argv)
 		fprintf(stderr, "rdsemu: cannot start the rotation runner\n");
 		goto out;
 	}
+	runtime_sync(true);
 	loop_add_timer(a.loop, 1000, janitor, &a);
 	loop_add_before_sleep(a.loop, flush_audit, &a);
 	if (!a.cfg.ephemeral || a.cfg.audit_log[0]) {
@@ -215,8 +259,11 @@ static int serve(int argc, char **argv)
 	}
 	status = 0;
 out:
+	runtime_shutdown(); /* runs the loop while servers stop: before the HTTP server goes */
 	rotation_shutdown();
 	http_stop(a.http);
+	if (a.db_root_temp)
+		nftw(a.db_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if (a.store)
 		audit_flush(a.store);
 	audit_shutdown();

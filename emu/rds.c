@@ -4,7 +4,8 @@
  * master password kept out of the document), identifiers, ARNs, endpoint
  * names, the instance state machine without servers, tags of instances.
  * May call: emu/store, emu/engines, emu/util, emu/err, emu/clock-free
- * call->now; the server supervisor only through the hooks of rds.h.
+ * call->now; the server supervisor only through the hooks of rds.h;
+ * emu/rds_cluster.c for the cluster membership of Aurora instances.
  * Invariants: identifiers are stored in lower case; the document's
  * DBInstanceIdentifier equals the row's id; every operation runs in one
  * savepoint and leaves nothing behind on failure; hooks run after the
@@ -14,10 +15,14 @@
 
 #include "emu/engines.h"
 #include "emu/rds_common.h"
+#include "emu/rds_endpoint.h"
+#include "emu/secrets.h"
+#include "emu/rds_int.h"
 #include "emu/store.h"
 #include "emu/util.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <strings.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -154,27 +159,124 @@ int rds_instance_set_status(struct store *s, const char *account, const char *re
 	return store_finish_json(s, rc < 0 ? -1 : 0, &none, err);
 }
 
+int rds_instance_set_init_sql(struct store *s, const char *account, const char *region, const char *id,
+                              json_t *statements, struct emu_err *err)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(statements, i, v) if (!json_is_string(v))
+		return emu_err_set(err, ERR_VALIDATION, "InitSQL must be a list of strings");
+	char *text = json_dumps(statements, JSON_COMPACT);
+	sqlite3_stmt *st = text ? store_prep(s, "UPDATE rds_instances SET init_sql = ?4 WHERE account = ?1 AND "
+	                                        "region = ?2 AND id = ?3") : NULL;
+	if (!st) {
+		free(text);
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	}
+	store_bind_text(st, 1, account);
+	store_bind_text(st, 2, region);
+	store_bind_text(st, 3, id);
+	store_bind_text(st, 4, text);
+	int rc = sqlite3_step(st);
+	free(text);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, err);
+}
+
 /* ---- create ------------------------------------------------------------------- */
 
-static int check_password(const char *pw, const struct engine_info *eng, struct emu_err *err)
+/* ---- the RDS-managed master password (ManageMasterUserPassword) ---------------- */
+
+#define MANAGED_PW_LEN 28
+
+/* A password RDS could generate: printable ASCII without / @ " and space. */
+static void managed_password(char out[MANAGED_PW_LEN + 1])
 {
-	size_t n = strlen(pw);
-	size_t max = eng->family == ENGINE_FAMILY_MYSQL ? 41 : eng->family == ENGINE_FAMILY_SQLSERVER ? 128 : 128;
-	if (n < 8)
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-		                   "The parameter MasterUserPassword is not a valid password because it is shorter "
-		                   "than 8 characters.");
-	if (n > max)
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-		                   "The parameter MasterUserPassword is not a valid password because it is longer "
-		                   "than %zu characters.",
-		                   max);
-	for (const char *p = pw; *p; p++)
-		if (*p == '/' || *p == '"' || *p == '@' || *p == ' ' || (unsigned char)*p < 0x20 ||
-		    (unsigned char)*p > 0x7e)
-			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-			                   "The parameter MasterUserPassword is not a valid password. Only printable ASCII "
-			                   "characters besides '/', '@', '\"', ' ' may be used.");
+	util_random_from(out, MANAGED_PW_LEN,
+	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%^&*()_+-=[]{}:;,.<>?~");
+	out[MANAGED_PW_LEN] = '\0';
+}
+
+static char *managed_value(const char *user, const char *pw)
+{
+	json_t *v = json_pack("{s:s, s:s}", "username", user, "password", pw);
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	return text;
+}
+
+/* Creates the rds!db-<uuid> secret (owned by RDS) with the master user and
+ * password, and records it in doc's MasterUserSecret. */
+static int managed_secret_create(struct emu_call *call, json_t *doc, const char *user, const char *pw,
+                                 const char *kms, struct emu_err *err)
+{
+	char name[64] = "rds!db-", arn[2048];
+	util_uuid(name + 7);
+	char *value = managed_value(user, pw);
+	if (!value)
+		return emu_err_set(err, ERR_INTERNAL, "out of memory");
+	int rc = secrets_service_create(call, name, "rds", value, kms, arn, sizeof arn, err);
+	OPENSSL_cleanse(value, strlen(value));
+	free(value);
+	if (rc < 0)
+		return -1;
+	json_t *mus = json_pack("{s:s, s:s}", "SecretArn", arn, "SecretStatus", "active");
+	if (kms)
+		json_object_set_new(mus, "KmsKeyId", json_string(kms));
+	json_object_set_new(doc, "MasterUserSecret", mus);
+	return 0;
+}
+
+static const char *managed_arn(json_t *doc)
+{
+	return json_string_value(json_object_get(json_object_get(doc, "MasterUserSecret"), "SecretArn"));
+}
+
+/* ManageMasterUserPassword / RotateMasterUserPassword of ModifyDBInstance:
+ * may set *pw to a new generated password (in genpw). */
+static int managed_modify(struct emu_call *call, json_t *in, json_t *doc, const char **pw,
+                          char genpw[MANAGED_PW_LEN + 1], struct emu_err *err)
+{
+	bool has = in_has(in, "ManageMasterUserPassword");
+	bool manage = in_bool(in, "ManageMasterUserPassword", false);
+	bool rotate = in_bool(in, "RotateMasterUserPassword", false);
+	const char *arn = managed_arn(doc);
+	const char *user = in_str(doc, "MasterUsername");
+	if (*pw && (manage || (arn && !(has && !manage))))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "You can't specify MasterUserPassword for an instance with ManageMasterUserPassword "
+		                   "enabled.");
+	if (rotate && !(arn && (!has || manage)))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "You can't specify RotateMasterUserPassword when ManageMasterUserPassword isn't enabled.");
+	if (rotate && !in_bool(in, "ApplyImmediately", false))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "You must specify ApplyImmediately when rotating the master user password.");
+	if (has && manage && !arn) { /* turn on: a new password in a new secret */
+		managed_password(genpw);
+		*pw = genpw;
+		return managed_secret_create(call, doc, user ? user : "", genpw, in_str(in, "MasterUserSecretKmsKeyId"), err);
+	}
+	if (has && !manage && arn) { /* turn off: the secret goes, a password must be given */
+		if (!*pw)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+			                   "You must specify MasterUserPassword when you turn off ManageMasterUserPassword.");
+		if (secrets_service_delete(call, arn, err) < 0)
+			return -1;
+		json_object_del(doc, "MasterUserSecret");
+		return 0;
+	}
+	if (rotate) {
+		managed_password(genpw);
+		*pw = genpw;
+		char *value = managed_value(user ? user : "", genpw);
+		int rc = value ? secrets_service_put(call, arn, value, err) : emu_err_set(err, ERR_INTERNAL, "out of memory");
+		if (value) {
+			OPENSSL_cleanse(value, strlen(value));
+			free(value);
+		}
+		return rc;
+	}
 	return 0;
 }
 
@@ -207,44 +309,40 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	const char *cls = in_str(in, "DBInstanceClass");
 	if (!cls || !util_has_prefix(cls, "db."))
 		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid DB Instance class: %.64s", cls ? cls : "");
-	if (eng->aurora) {
-		const char *cl = in_str(in, "DBClusterIdentifier");
-		if (!cl)
-			return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
-			                   "The requested DB Instance will be a member of a DB Cluster. "
-			                   "Set DBClusterIdentifier.");
-		return emu_err_set(err, ERR_RDS_DB_CLUSTER_NOT_FOUND, "DBCluster %.64s not found.", cl);
-	}
-	if (in_has(in, "DBClusterIdentifier"))
-		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
-		                   "The requested DB instance engine %s cannot be a member of a DB cluster.", eng->name);
+	/* An Aurora instance is a member of its cluster and takes the cluster's
+	 * master user, password and port (emu/rds_cluster.c). */
+	const char *cluster = in_str(in, "DBClusterIdentifier");
 	const char *user = in_str(in, "MasterUsername");
 	const char *pw = in_str(in, "MasterUserPassword");
 	bool manage = in_bool(in, "ManageMasterUserPassword", false);
-	if (!user || !*user)
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-		                   "The parameter MasterUsername must be provided and must not be blank.");
-	if (strlen(user) > 63 || !isalpha((unsigned char)user[0]))
-		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-		                   "The parameter MasterUsername is not a valid identifier. Identifiers must begin "
-		                   "with a letter and contain at most 63 alphanumeric characters.");
-	for (const char *p = user; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_')
-			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
-			                   "The parameter MasterUsername is not a valid identifier. Identifiers must begin "
-			                   "with a letter and contain at most 63 alphanumeric characters.");
+	int cport = 0;
+	if (eng->aurora && !cluster)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "The requested DB Instance will be a member of a DB Cluster. "
+		                   "Set DBClusterIdentifier.");
+	if (eng->aurora && (user || pw || manage))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "The requested DB Instance will be a member of a DB Cluster. "
+		                   "You don't need to set the master user name or password.");
+	if (eng->aurora && rds_cluster_member_check(call, cluster, eng->name, &cport, err) < 0)
+		return -1;
+	if (!eng->aurora && in_has(in, "DBClusterIdentifier"))
+		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
+		                   "The requested DB instance engine %s cannot be a member of a DB cluster.", eng->name);
+	if (!eng->aurora && rds_check_master_username(user, err) < 0)
+		return -1;
 	if (manage && pw)
 		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
 		                   "You can't specify MasterUserPassword and ManageMasterUserPassword together.");
-	if (manage)
-		/* The Secrets Manager domain cannot create service-owned secrets
-		 * (rds!db-... names, OwningService) yet. */
-		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
-		                   "ManageMasterUserPassword is not supported by this emulator yet.");
-	if (!pw)
+	char genpw[MANAGED_PW_LEN + 1];
+	if (manage && !eng->aurora) {
+		managed_password(genpw);
+		pw = genpw;
+	}
+	if (!pw && !eng->aurora)
 		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
 		                   "The parameter MasterUserPassword must be provided and must not be blank.");
-	if (check_password(pw, eng, err) < 0)
+	if (pw && rds_check_password(pw, eng, err) < 0)
 		return -1;
 	bool iam = in_bool(in, "EnableIAMDatabaseAuthentication", false);
 	if (iam && check_iam_auth(eng, err) < 0)
@@ -257,7 +355,7 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 		return emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
 		                   "Requesting a specific availability zone is not valid for Multi-AZ instances.");
 	json_t *portv = json_object_get(in, "Port");
-	long long port = json_is_integer(portv) ? json_integer_value(portv) : eng->port;
+	long long port = eng->aurora ? cport : json_is_integer(portv) ? json_integer_value(portv) : eng->port;
 	if (port < 1150 || port > 65535)
 		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "Invalid port %lld: must be 1150-65535.", port);
 
@@ -269,10 +367,14 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	if (rc > 0)
 		return emu_err_set(err, ERR_RDS_DB_INSTANCE_EXISTS, "DB instance already exists");
 
-	char arn[RDS_ARN_MAX], dns[13], addr[RDS_ARN_MAX], resid[30] = "db-", az[80];
+	char arn[RDS_ARN_MAX], dns[13], name[RDS_ARN_MAX], addr[RDS_ADDR_MAX], resid[30] = "db-", az[80];
 	instance_arn(call, id, arn);
 	rds_dns_part(call->account, call->region, dns);
-	snprintf(addr, sizeof addr, "%s.%s.%s.rds.amazonaws.com", id, dns, call->region);
+	snprintf(name, sizeof name, "%s.%s.%s.rds.amazonaws.com", id, dns, call->region);
+	int eport = 0;
+	if (rds_endpoint_alloc(call->store, RDS_EP_KIND_INSTANCE, call->account, call->region, id, name, (int)port,
+	                       addr, &eport, err) < 0)
+		return -1;
 	util_random_from(resid + 3, 26, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 	const char *azin = in_str(in, "AvailabilityZone");
 	snprintf(az, sizeof az, "%.70s", azin ? azin : "");
@@ -290,7 +392,7 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	json_object_set_new(doc, "MasterUsername", json_string(user));
 	if (in_str(in, "DBName"))
 		json_object_set_new(doc, "DBName", json_string(in_str(in, "DBName")));
-	json_object_set_new(doc, "Endpoint", json_pack("{s:s, s:I, s:s}", "Address", addr, "Port", port,
+	json_object_set_new(doc, "Endpoint", json_pack("{s:s, s:i, s:s}", "Address", addr, "Port", eport,
 	                                               "HostedZoneId", "Z2R2ITUGPM61AM"));
 	json_object_set_new(doc, "AllocatedStorage",
 	                    json_integer(json_is_integer(allocv) ? json_integer_value(allocv) : 20));
@@ -321,6 +423,12 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	json_object_set_new(doc, "TagList", json_array());
 	json_t *tags = json_object_get(in, "Tags");
 	rc = json_is_array(tags) ? rds_merge_tags(doc, tags, err) : 0;
+	if (rc == 0 && manage && !eng->aurora)
+		rc = managed_secret_create(call, doc, user, pw, in_str(in, "MasterUserSecretKmsKeyId"), err);
+	json_t *tier = json_object_get(in, "PromotionTier");
+	if (rc == 0 && eng->aurora)
+		rc = rds_cluster_add_member(call, cluster, id, json_is_integer(tier) ? json_integer_value(tier) : 1, doc,
+		                            err);
 	if (rc == 0)
 		rc = save(call->store, call->account, call->region, id, doc, call->now, pw, true, err);
 	if (rc == 0 && aws_managed_start)
@@ -329,6 +437,7 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 		json_decref(doc);
 		return -1;
 	}
+	rds_changed();
 	*out = json_pack("{s:o}", "DBInstance", doc);
 	return 0;
 }
@@ -494,12 +603,10 @@ static int modify_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 		emu_err_set(err, ERR_INTERNAL, "unknown engine of a stored instance");
 		goto out;
 	}
-	if (in_bool(in, "ManageMasterUserPassword", false)) {
-		emu_err_set(err, ERR_INVALID_PARAMETER_COMBINATION,
-		            "ManageMasterUserPassword is not supported by this emulator yet.");
+	if (pw && rds_check_password(pw, eng, err) < 0)
 		goto out;
-	}
-	if (pw && check_password(pw, eng, err) < 0)
+	char genpw[MANAGED_PW_LEN + 1];
+	if (managed_modify(call, in, doc, &pw, genpw, err) < 0)
 		goto out;
 	if (in_has(in, "EnableIAMDatabaseAuthentication")) {
 		bool iam = in_bool(in, "EnableIAMDatabaseAuthentication", false);
@@ -534,6 +641,7 @@ static int modify_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	/* The master password is applied at once whatever ApplyImmediately says. */
 	rc = save(call->store, call->account, call->region, id, doc, 0, pw, false, err);
 	if (rc == 0) {
+		rds_changed();
 		json_t *shown = json_deep_copy(doc);
 		if (pw)
 			json_object_set_new(json_object_get(shown, "PendingModifiedValues"), "MasterUserPassword",
@@ -572,12 +680,15 @@ static int reboot_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	hooked = hooked && eng && eng->server != ENGINE_SERVER_NONE;
 	json_object_set_new(doc, "DBInstanceStatus", json_string(hooked ? "rebooting" : "available"));
 	rc = save(call->store, call->account, call->region, id, doc, 0, NULL, false, err);
-	if (rc == 0 && hooked) {
+	if (rc == 0 && hooked && hooks.reboot) {
+		hooks.reboot(hooks.ctx, call->account, call->region, id, in_bool(in, "ForceFailover", false));
+	} else if (rc == 0 && hooked) {
 		if (hooks.stop)
 			hooks.stop(hooks.ctx, call->account, call->region, id);
 		rc = hooks.start(hooks.ctx, call->account, call->region, doc, NULL, err);
 	}
 	if (rc == 0) {
+		rds_changed();
 		json_object_set_new(doc, "DBInstanceStatus", json_string("rebooting"));
 		*out = json_pack("{s:O}", "DBInstance", doc);
 	}
@@ -629,6 +740,14 @@ static int delete_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 		goto out;
 	}
 	sqlite3_reset(st);
+	if (rds_endpoint_free(call->store, RDS_EP_KIND_INSTANCE, call->account, call->region, id, err) < 0)
+		goto out;
+	if (managed_arn(doc) && secrets_service_delete(call, managed_arn(doc), err) < 0)
+		goto out;
+	if (in_str(doc, "DBClusterIdentifier") &&
+	    rds_cluster_remove_member(call, in_str(doc, "DBClusterIdentifier"), id, err) < 0)
+		goto out;
+	rds_changed();
 	if (hooks_set && hooks.stop)
 		hooks.stop(hooks.ctx, call->account, call->region, id);
 	json_object_set_new(doc, "DBInstanceStatus", json_string("deleting"));

@@ -1,5 +1,5 @@
 /*
- * The RDS control plane domain (DB instances for now).  Functions take and
+ * The RDS control plane domain (DB instances, clusters).  Functions take and
  * return the API's JSON (member names as in botocore's rds model) and run
  * in their own savepoint, like every domain in emu/.
  *
@@ -17,6 +17,7 @@
 #include "emu/err.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 struct store;
 
@@ -26,6 +27,9 @@ struct rds_instance_hooks {
 	int (*start)(void *ctx, const char *account, const char *region, const json_t *inst,
 	             const char *master_password, struct emu_err *err);
 	void (*stop)(void *ctx, const char *account, const char *region, const char *id);
+	/* When set, RebootDBInstance calls this instead of stop + start
+	 * (failover: ForceFailover of a Multi-AZ instance). */
+	void (*reboot)(void *ctx, const char *account, const char *region, const char *id, bool failover);
 	void *ctx;
 };
 
@@ -45,12 +49,57 @@ void rds_changed(void);
 int rds_instance_set_status(struct store *s, const char *account, const char *region, const char *id,
                             const char *status, struct emu_err *err);
 
+/* Clusters (emu/rds_cluster.c) need no server of their own: a cluster is
+ * `available` at once; its members are instances.  FailoverDBCluster swaps
+ * the writer in DBClusterMembers and leaves Status "failing-over"; the
+ * runtime promotes the replica and then reports "available" here.
+ * 0, or -1 (not found / storage error). */
+int rds_cluster_set_status(struct store *s, const char *account, const char *region, const char *id,
+                           const char *status, struct emu_err *err);
+/* The writer instance of a cluster: 1 found (out), 0 none, -1 error. */
+int rds_cluster_writer(struct store *s, const char *account, const char *region, const char *cluster,
+                       char out[64]);
+
+/* RDS Proxy (emu/rds_proxy.c).  The data plane's target health: fn gets
+ * the DBProxy and DBProxyTarget JSON of an RDS_INSTANCE target when
+ * targets are described, and returns 0 with *health a new TargetHealth
+ * object, or -1 for the control plane's own (the instance's status and
+ * whether the proxy has credentials).  NULL fn restores that. */
+void rds_set_target_health_hook(int (*fn)(void *ctx, const json_t *proxy, const json_t *target, json_t **health),
+                                void *ctx);
+/* The ARN of the proxy named name (case-insensitive), for IAM
+ * authorization at dispatch: 1 found, 0 not, -1 error. */
+int rds_proxy_arn(struct store *s, const char *account, const char *region, const char *name, char out[256]);
+
+/* Fixtures: SQL statements (a JSON list of strings) run once as the master
+ * user when the instance's server is first created. */
+int rds_instance_set_init_sql(struct store *s, const char *account, const char *region, const char *id,
+                              json_t *statements, struct emu_err *err);
+
 #define RDS_OP(name) int rds_##name(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
 RDS_OP(create_db_instance);
 RDS_OP(describe_db_instances);
 RDS_OP(modify_db_instance);
 RDS_OP(delete_db_instance);
 RDS_OP(reboot_db_instance);
+RDS_OP(create_db_cluster);
+RDS_OP(describe_db_clusters);
+RDS_OP(modify_db_cluster);
+RDS_OP(delete_db_cluster);
+RDS_OP(failover_db_cluster);
+RDS_OP(create_db_proxy);
+RDS_OP(describe_db_proxies);
+RDS_OP(modify_db_proxy);
+RDS_OP(delete_db_proxy);
+RDS_OP(register_db_proxy_targets);
+RDS_OP(deregister_db_proxy_targets);
+RDS_OP(describe_db_proxy_targets);
+RDS_OP(describe_db_proxy_target_groups);
+RDS_OP(modify_db_proxy_target_group);
+RDS_OP(create_db_proxy_endpoint);
+RDS_OP(describe_db_proxy_endpoints);
+RDS_OP(modify_db_proxy_endpoint);
+RDS_OP(delete_db_proxy_endpoint);
 RDS_OP(add_tags_to_resource);
 RDS_OP(remove_tags_from_resource);
 RDS_OP(list_tags_for_resource);

@@ -1,6 +1,7 @@
 /*
  * rds_common.c owns what the RDS domain files share: input getters, the
- * identifier rule of section 4.2, the per-account DNS part of endpoint
+ * identifier rule of section 4.2, the master user name and password
+ * rules (instances and clusters), the per-account DNS part of endpoint
  * names, random resource ids, MaxRecords, tag merging, and the tagging
  * operations, which find any RDS resource by its ARN (every RDS table has
  * a unique arn column and a TagList in its document).
@@ -9,6 +10,7 @@
 #include "emu/rds.h"
 #include "emu/rds_common.h"
 
+#include "emu/engines.h"
 #include "emu/store.h"
 #include "emu/util.h"
 
@@ -79,6 +81,43 @@ int rds_check_identifier(const char *member, const char *v, char out[RDS_ID_MAX 
 	size_t n = strlen(v);
 	for (size_t i = 0; i <= n; i++)
 		out[i] = (char)tolower((unsigned char)v[i]);
+	return 0;
+}
+
+int rds_check_master_username(const char *user, struct emu_err *err)
+{
+	if (!user || !*user)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUsername must be provided and must not be blank.");
+	bool good = strlen(user) <= 63 && isalpha((unsigned char)user[0]);
+	for (const char *p = user; good && *p; p++)
+		good = isalnum((unsigned char)*p) || *p == '_';
+	if (!good)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUsername is not a valid identifier. Identifiers must begin "
+		                   "with a letter and contain at most 63 alphanumeric characters.");
+	return 0;
+}
+
+int rds_check_password(const char *pw, const struct engine_info *eng, struct emu_err *err)
+{
+	size_t n = strlen(pw);
+	size_t max = eng->family == ENGINE_FAMILY_MYSQL ? 41 : 128;
+	if (n < 8)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUserPassword is not a valid password because it is shorter "
+		                   "than 8 characters.");
+	if (n > max)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+		                   "The parameter MasterUserPassword is not a valid password because it is longer "
+		                   "than %zu characters.",
+		                   max);
+	for (const char *p = pw; *p; p++)
+		if (*p == '/' || *p == '"' || *p == '@' || *p == ' ' || (unsigned char)*p < 0x20 ||
+		    (unsigned char)*p > 0x7e)
+			return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE,
+			                   "The parameter MasterUserPassword is not a valid password. Only printable ASCII "
+			                   "characters besides '/', '@', '\"', ' ' may be used.");
 	return 0;
 }
 

@@ -36,6 +36,14 @@ void rds_dns_part(const char *account, const char *region, char out[13]);
 /* n random lowercase hex digits + NUL (proxy ids: prx-<17>). */
 void rds_random_hex(char *out, size_t n);
 
+struct engine_info;
+/* MasterUsername: a letter, then up to 62 letters, digits or '_';
+ * InvalidParameterValue when absent, blank or else. */
+int rds_check_master_username(const char *user, struct emu_err *err);
+/* MasterUserPassword: 8..128 (MySQL family 8..41) printable ASCII but
+ * '/', '@', '"' and ' '; InvalidParameterValue else. */
+int rds_check_password(const char *pw, const struct engine_info *eng, struct emu_err *err);
+
 /* MaxRecords (20..100, default 100) -> *max; InvalidParameterValue else. */
 int rds_max_records(json_t *in, long long *max, struct emu_err *err);
 

@@ -317,6 +317,9 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY(kind, account, region, owner),"
 	"  UNIQUE(addr, port)"
 	");",
+	/* SQL a fixture asks to run once as the master user when the instance's
+	 * server is first created (users, databases, grants); NULL once run. */
+	"ALTER TABLE rds_instances ADD COLUMN init_sql TEXT;",
 };
 
 int schema_count(void) { return (int)ARRAY_LEN(migrations); }

@@ -77,6 +77,18 @@ void secrets_set_hooks(const struct secrets_hooks *h);
  * before now.  Returns the number purged, or -1 on a storage error. */
 int secrets_purge_due(struct store *s, double now);
 
+/* Secrets owned by another service (RDS's ManageMasterUserPassword): creates
+ * secret `name` with SecretString `value`, OwningService `service`, inside
+ * the caller's transaction (call = the service's request, so its caller's
+ * KMS rights apply); writes the ARN (cap >= 2048).  Users cannot update
+ * such a secret (InvalidRequestException), the owning service can. */
+int secrets_service_create(struct emu_call *call, const char *name, const char *service, const char *value,
+                           const char *kms_key_id, char *arn, size_t cap, struct emu_err *err);
+/* New AWSCURRENT value of a service-owned secret (by ARN). */
+int secrets_service_put(struct emu_call *call, const char *arn, const char *value, struct emu_err *err);
+/* Deletes it at once (no recovery window), as RDS does with its instance. */
+int secrets_service_delete(struct emu_call *call, const char *arn, struct emu_err *err);
+
 /* Registers (or replaces) a local executable as the Lambda function arn:
  * argv is a non-empty JSON array of strings, env a JSON object of strings
  * or NULL, timeout_s 1..900. */

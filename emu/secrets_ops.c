@@ -316,6 +316,12 @@ static int put_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_
 		emu_err_set(err, ERR_SM_INVALID_REQUEST, "You must provide either SecretString or SecretBinary.");
 		goto out;
 	}
+	if (r.owning_service && call->action) { /* the owning service calls without an action */
+		emu_err_set(err, ERR_SM_INVALID_REQUEST,
+		            "You can't update secret %s because it's managed by %s. Use the managing service to update it.",
+		            r.name, r.owning_service);
+		goto out;
+	}
 	char vid[SM_VID_MAX];
 	if (token)
 		snprintf(vid, sizeof vid, "%s", token);
@@ -781,4 +787,64 @@ int sm_get_random_password(struct emu_call *call, json_t *in, json_t **out, stru
 	if (secrets_check_in(in, err) < 0)
 		return -1;
 	return password_impl(call, in, out, err);
+}
+
+/* ---- secrets owned by another service ---------------------------------------------------------- */
+
+/* The owning service acts for itself: no IAM action of the caller applies
+ * to the secret (KMS rules of the key still do, in secrets_seal). */
+static struct emu_call service_call(const struct emu_call *call)
+{
+	struct emu_call c = *call;
+	c.action = NULL;
+	c.cond = NULL;
+	return c;
+}
+
+int secrets_service_create(struct emu_call *call, const char *name, const char *service, const char *value,
+                           const char *kms_key_id, char *arn, size_t cap, struct emu_err *err)
+{
+	struct emu_call c = service_call(call);
+	json_t *in = json_pack("{s:s, s:s, s:s?}", "Name", name, "SecretString", value, "KmsKeyId", kms_key_id);
+	json_t *out = NULL;
+	int rc = in ? create_impl(&c, in, &out, err) : emu_err_set(err, ERR_INTERNAL, "out of memory");
+	json_decref(in);
+	const char *a = json_string_value(json_object_get(out, "ARN"));
+	if (rc == 0 && a) {
+		snprintf(arn, cap, "%s", a);
+		sqlite3_stmt *st = store_prep(call->store, "UPDATE secrets SET owning_service = ?2, description = ?3 "
+		                                           "WHERE arn = ?1");
+		if (st) {
+			store_bind_text(st, 1, a);
+			store_bind_text(st, 2, service);
+			store_bind_text(st, 3, "Secret associated with primary RDS DB instance");
+		}
+		rc = st && sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(call->store, err);
+		if (st)
+			sqlite3_reset(st);
+	}
+	json_decref(out);
+	return rc;
+}
+
+int secrets_service_put(struct emu_call *call, const char *arn, const char *value, struct emu_err *err)
+{
+	struct emu_call c = service_call(call);
+	json_t *in = json_pack("{s:s, s:s}", "SecretId", arn, "SecretString", value);
+	json_t *out = NULL;
+	int rc = in ? put_impl(&c, in, &out, err) : emu_err_set(err, ERR_INTERNAL, "out of memory");
+	json_decref(in);
+	json_decref(out);
+	return rc;
+}
+
+int secrets_service_delete(struct emu_call *call, const char *arn, struct emu_err *err)
+{
+	struct emu_call c = service_call(call);
+	json_t *in = json_pack("{s:s, s:b}", "SecretId", arn, "ForceDeleteWithoutRecovery", 1);
+	json_t *out = NULL;
+	int rc = in ? delete_impl(&c, in, &out, err) : emu_err_set(err, ERR_INTERNAL, "out of memory");
+	json_decref(in);
+	json_decref(out);
+	return rc;
 }

@@ -61,10 +61,18 @@ def endpoint(server):
 @pytest.fixture(autouse=True)
 def _fresh_state(request):
     """Reset the shared server before each test (only if the test uses it)."""
+    ep = None
     if "endpoint" in request.fixturenames or "server" in request.fixturenames:
         ep = request.getfixturevalue("endpoint")
         H.reset(ep)
     yield
+    if ep is not None:
+        # and after: database servers and endpoint listeners a test created are wound
+        # down before the next test, which may start an emulator that wants the same addresses
+        try:
+            H.reset(ep)
+        except Exception:
+            pass
 
 
 @pytest.fixture
@@ -90,7 +98,7 @@ def server_factory(tmp_path, need_binary):
     problems = []
     for srv in started:
         try:
-            srv.stop_checked(timeout=5)
+            srv.stop_checked(timeout=30)
         except AssertionError as e:
             problems.append(str(e))
         finally:

@@ -8,6 +8,8 @@
 #include "api/rds.h"
 #include "emu/engines.h"
 #include "emu/rds.h"
+#include "emu/rds_common.h"
+#include "emu/rds_endpoint.h"
 #include "emu/store.h"
 #include "tests/unit/tap.h"
 
@@ -81,10 +83,10 @@ int main(void)
 		return 1;
 	C = (struct emu_call){.store = S, .account = ACCT, .region = "us-east-1", .principal_arn = "arn:aws:iam::" ACCT ":root",
 	                      .request_id = "req", .now = 1700000000.0};
-	json_t *out = NULL;
+	json_t *out = NULL, *out2 = NULL;
 
 	ok(rds_op_find("CreateDBInstance", 16) != NULL, "op table finds CreateDBInstance");
-	ok(rds_op_find("CreateDBProxy", 13) == NULL, "unimplemented op absent");
+	ok(rds_op_find("CreateDBSnapshot", 16) == NULL, "unimplemented op absent");
 	for (size_t i = 1; i < rds_ops_count; i++)
 		ok(strcmp(rds_ops[i - 1].name, rds_ops[i].name) < 0, "ops sorted at %zu", i);
 
@@ -95,8 +97,7 @@ int main(void)
 	is_str(sget(db, "DBInstanceStatus", NULL), "available", "no hook: available at once");
 	is_str(sget(db, "DBInstanceArn", NULL), "arn:aws:rds:us-east-1:" ACCT ":db:mydb-1", "ARN");
 	const char *addr = sget(db, "Endpoint", "Address");
-	ok(addr && strncmp(addr, "mydb-1.", 7) == 0 && strlen(addr) == strlen("mydb-1.") + 12 + strlen(".us-east-1.rds.amazonaws.com"),
-	   "endpoint address %s", addr ? addr : "");
+	is_str(addr, "127.0.0.2", "endpoint address: the first loopback address");
 	is_int(json_integer_value(json_object_get(json_object_get(db, "Endpoint"), "Port")), 5432, "default port");
 	const char *rid = sget(db, "DbiResourceId", NULL);
 	ok(rid && strlen(rid) == 29 && strncmp(rid, "db-", 3) == 0, "DbiResourceId");
@@ -141,13 +142,42 @@ int main(void)
 	           "\"MasterUserPassword\":\"secret123\",\"EnableIAMDatabaseAuthentication\":true}",
 	           ERR_INVALID_PARAMETER_COMBINATION, "strict: mariadb IAM refused");
 	engines_set_strict(false);
+	rds_endpoint_configure(&(struct rds_endpoint_config){.dns_names = true});
 	is_int(call(rds_create_db_instance,
 	            "{\"DBInstanceIdentifier\":\"maria\",\"DBInstanceClass\":\"db.t3.micro\",\"Engine\":\"mariadb\",\"MasterUsername\":\"a\","
 	            "\"MasterUserPassword\":\"secret123\",\"EnableIAMDatabaseAuthentication\":true,\"MultiAZ\":true}", &out),
 	       0, "default: mariadb IAM allowed");
 	is_int(json_integer_value(json_object_get(json_object_get(json_object_get(out, "DBInstance"), "Endpoint"), "Port")), 3306, "mariadb port");
 	const char *addr2 = sget(json_object_get(out, "DBInstance"), "Endpoint", "Address");
-	ok(addr2 && strcmp(strchr(addr2, '.'), strchr(addr1, '.')) == 0, "same DNS part per account and region");
+	ok(addr2 && strncmp(addr2, "maria.", 6) == 0 &&
+	   strlen(addr2) == strlen("maria.") + 12 + strlen(".us-east-1.rds.amazonaws.com"),
+	   "DNS mode: endpoint name %s", addr2 ? addr2 : "");
+	char dns2[13];
+	rds_dns_part(ACCT, "us-east-1", dns2);
+	ok(addr2 && strncmp(addr2 + 6, dns2, 12) == 0 && strcmp(addr1, "127.0.0.2") == 0, "same DNS part per account and region");
+	char la[64];
+	int lp = 0;
+	ok(rds_endpoint_listen(S, RDS_EP_KIND_INSTANCE, ACCT, "us-east-1", "maria", la, &lp) == 1 &&
+	   strcmp(la, "127.0.0.3") == 0 && lp == 3306, "listen address %s:%d", la, lp);
+	rds_endpoint_configure(&(struct rds_endpoint_config){.fixed_host = "127.0.0.1", .port_base = 25000});
+	is_int(call(rds_create_db_instance, "{\"DBInstanceIdentifier\":\"fixed1\"," PGBASE "}", NULL), 0, "create (fixed host)");
+	is_int(call(rds_create_db_instance, "{\"DBInstanceIdentifier\":\"fixed2\"," PGBASE "}", &out2), 0, "create (fixed host) 2");
+	is_str(sget(json_object_get(out2, "DBInstance"), "Endpoint", "Address"), "127.0.0.1", "fixed host address");
+	is_int(json_integer_value(json_object_get(json_object_get(json_object_get(out2, "DBInstance"), "Endpoint"), "Port")),
+	       25001, "fixed host: ports from the base");
+	json_decref(out2);
+	is_int(call(rds_delete_db_instance, "{\"DBInstanceIdentifier\":\"fixed1\",\"SkipFinalSnapshot\":true}", NULL), 0,
+	       "delete frees the address");
+	is_int(call(rds_create_db_instance, "{\"DBInstanceIdentifier\":\"fixed3\"," PGBASE "}", &out2), 0, "create (fixed host) 3");
+	is_int(json_integer_value(json_object_get(json_object_get(json_object_get(out2, "DBInstance"), "Endpoint"), "Port")),
+	       25000, "freed port reused");
+	json_decref(out2);
+	for (int i = 2; i <= 3; i++) {
+		char del[128];
+		snprintf(del, sizeof del, "{\"DBInstanceIdentifier\":\"fixed%d\",\"SkipFinalSnapshot\":true}", i);
+		call(rds_delete_db_instance, del, NULL);
+	}
+	rds_endpoint_configure(NULL);
 	json_decref(out);
 
 	/* describe */

@@ -1,0 +1,209 @@
+"""Real database servers behind RDS instances and clusters: created with boto3 / the AWS CLI,
+reached with psql and the mariadb client at the endpoint Describe* reports, Multi-AZ forced
+failover and FailoverDBCluster promoting a real PostgreSQL standby, an instance bound to an
+existing server, and deletion stopping the server and closing the endpoint."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+import helpers as H
+
+PSQL = shutil.which("psql")
+MARIADB = shutil.which("mariadb") or shutil.which("mysql")
+
+pytestmark = pytest.mark.skipif(not PSQL, reason="needs psql")
+
+
+@pytest.fixture
+def rds(endpoint):
+    return H.make_client(endpoint, service="rds")
+
+
+def wait_available(rds, ident, attempts=90):
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident,
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": attempts})
+    return rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+
+
+def psql(host, port, user, password, db, sql, check=True):
+    env = dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5")
+    r = subprocess.run([PSQL, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port), "-U", user,
+                        "-d", db, "-c", sql], env=env, capture_output=True, text=True, timeout=30)
+    if check:
+        assert r.returncode == 0, f"psql failed: {r.stderr}"
+    return r
+
+
+def mariadb(host, port, user, password, db, sql):
+    r = subprocess.run([MARIADB, "--protocol=TCP", "-h", host, "-P", str(port), "-u", user, f"-p{password}",
+                        "-D", db, "-N", "-B", "-e", sql], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"mariadb failed: {r.stderr}"
+    return r.stdout
+
+
+def refused(host, port):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((host, port))
+        # a listener may accept and close at once when it has no backend
+        s.settimeout(2)
+        return s.recv(1) == b""
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+PG = dict(DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="admin1",
+          MasterUserPassword="secret-pw-1", DBName="appdb")
+
+
+def test_postgres_instance_psql(rds):
+    r = rds.create_db_instance(DBInstanceIdentifier="pg1", **PG)["DBInstance"]
+    assert r["DBInstanceStatus"] == "creating"
+    d = wait_available(rds, "pg1")
+    host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
+    assert host.startswith("127.") and port == 5432
+    out = psql(host, port, "admin1", "secret-pw-1", "appdb",
+               "create table t(x int); insert into t values (41),(1); select sum(x) from t")
+    assert out.stdout.strip().splitlines()[-1] == "42"
+    bad = psql(host, port, "admin1", "wrong-password", "appdb", "select 1", check=False)
+    assert bad.returncode != 0 and "password authentication failed" in bad.stderr
+    # max_connections follows the instance class (db.t3.micro: 1 GiB / 9531392 = 112)
+    assert psql(host, port, "admin1", "secret-pw-1", "appdb", "show max_connections").stdout.strip() == "112"
+    # reboot restarts the server; data survives
+    assert rds.reboot_db_instance(DBInstanceIdentifier="pg1")["DBInstance"]["DBInstanceStatus"] == "rebooting"
+    wait_available(rds, "pg1")
+    assert psql(host, port, "admin1", "secret-pw-1", "appdb", "select count(*) from t").stdout.strip() == "2"
+    rds.delete_db_instance(DBInstanceIdentifier="pg1", SkipFinalSnapshot=True)
+    deadline = time.time() + 10
+    while time.time() < deadline and not refused(host, port):
+        time.sleep(0.2)
+    assert refused(host, port), "the endpoint still answers after DeleteDBInstance"
+
+
+@pytest.mark.skipif(not MARIADB, reason="needs the mariadb client")
+def test_mariadb_instance_client(rds):
+    rds.create_db_instance(DBInstanceIdentifier="maria1", DBInstanceClass="db.t3.micro", Engine="mariadb",
+                           MasterUsername="admin", MasterUserPassword="maria-pw-123", DBName="shop")
+    d = wait_available(rds, "maria1")
+    host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
+    assert port == 3306
+    out = mariadb(host, port, "admin", "maria-pw-123", "shop",
+                  "create table t(x int); insert into t values (7); select x * 6 from t")
+    assert out.strip() == "42"
+
+
+def test_cli_create_and_psql(endpoint, rds):
+    if H.aws_cli_command() is None:
+        pytest.skip("needs the AWS CLI")
+    r = H.run_cli(endpoint, ["rds", "create-db-instance", "--db-instance-identifier", "clidb", "--engine", "postgres",
+                             "--db-instance-class", "db.t3.micro", "--master-username", "boss",
+                             "--master-user-password", "cli-password-1", "--db-name", "clidb"])
+    assert r.rc == 0, r
+    assert r.json["DBInstance"]["DBInstanceStatus"] == "creating"
+    d = wait_available(rds, "clidb")
+    assert psql(d["Endpoint"]["Address"], d["Endpoint"]["Port"], "boss", "cli-password-1", "clidb",
+                "select current_user").stdout.strip() == "boss"
+
+
+def timeline(host, port, user, pw, db):
+    return int(psql(host, port, user, pw, db, "select timeline_id from pg_control_checkpoint()").stdout.strip())
+
+
+def test_multi_az_forced_failover(rds):
+    rds.create_db_instance(DBInstanceIdentifier="maz", MultiAZ=True, **PG)
+    d = wait_available(rds, "maz")
+    host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
+    psql(host, port, "admin1", "secret-pw-1", "appdb", "create table t(x int); insert into t values (1)")
+    tl = timeline(host, port, "admin1", "secret-pw-1", "appdb")
+    # the standby must have caught up before a failover keeps every committed row
+    time.sleep(1)
+    r = rds.reboot_db_instance(DBInstanceIdentifier="maz", ForceFailover=True)["DBInstance"]
+    assert r["DBInstanceStatus"] == "rebooting"
+    wait_available(rds, "maz")
+    deadline = time.time() + 30
+    while True:
+        r = psql(host, port, "admin1", "secret-pw-1", "appdb", "insert into t values (2)", check=False)
+        if r.returncode == 0 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.returncode == 0, r.stderr
+    assert timeline(host, port, "admin1", "secret-pw-1", "appdb") > tl, "the standby was not promoted"
+    assert psql(host, port, "admin1", "secret-pw-1", "appdb", "select count(*) from t").stdout.strip() == "2"
+
+
+def test_cluster_failover_keeps_rows(rds):
+    c = rds.create_db_cluster(DBClusterIdentifier="aur", Engine="aurora-postgresql", MasterUsername="admin1",
+                              MasterUserPassword="secret-pw-1", DatabaseName="appdb")["DBCluster"]
+    for name in ("aur-1", "aur-2"):
+        rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="aur", Engine="aurora-postgresql",
+                               DBInstanceClass="db.r6g.large")
+    wait_available(rds, "aur-1")
+    wait_available(rds, "aur-2")
+    c = rds.describe_db_clusters(DBClusterIdentifier="aur")["DBClusters"][0]
+    writer = [m["DBInstanceIdentifier"] for m in c["DBClusterMembers"] if m["IsClusterWriter"]]
+    assert writer == ["aur-1"]
+    host, port = c["Endpoint"], c["Port"]
+    ro_host = c["ReaderEndpoint"]
+    psql(host, port, "admin1", "secret-pw-1", "appdb", "create table t(x int)")
+    committed = 0
+    for i in range(20):
+        psql(host, port, "admin1", "secret-pw-1", "appdb", f"insert into t values ({i})")
+        committed += 1
+    # the reader endpoint reaches a read-only standby that has the rows
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r = psql(ro_host, port, "admin1", "secret-pw-1", "appdb", "select count(*) from t", check=False)
+        if r.returncode == 0 and r.stdout.strip() == str(committed):
+            break
+        time.sleep(0.3)
+    assert r.stdout.strip() == str(committed)
+    ro = psql(ro_host, port, "admin1", "secret-pw-1", "appdb", "insert into t values (-1)", check=False)
+    assert ro.returncode != 0 and "read-only" in ro.stderr
+
+    f = rds.failover_db_cluster(DBClusterIdentifier="aur", TargetDBInstanceIdentifier="aur-2")["DBCluster"]
+    assert {m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in f["DBClusterMembers"]} == \
+        {"aur-1": False, "aur-2": True}
+    # writes succeed again through the same endpoint, on the promoted server
+    deadline = time.time() + 60
+    while True:
+        r = psql(host, port, "admin1", "secret-pw-1", "appdb", "insert into t values (100)", check=False)
+        if r.returncode == 0 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.returncode == 0, r.stderr
+    committed += 1
+    assert psql(host, port, "admin1", "secret-pw-1", "appdb", "select count(*) from t").stdout.strip() == str(committed)
+    deadline = time.time() + 60
+    while rds.describe_db_clusters(DBClusterIdentifier="aur")["DBClusters"][0]["Status"] != "available":
+        assert time.time() < deadline, "cluster never left failing-over"
+        time.sleep(0.5)
+    # the old writer comes back as a reader of the new one
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        r = psql(ro_host, port, "admin1", "secret-pw-1", "appdb", "select count(*), pg_is_in_recovery() from t",
+                 check=False)
+        if r.returncode == 0 and r.stdout.strip() == f"{committed}|t":
+            break
+        time.sleep(0.5)
+    assert r.stdout.strip() == f"{committed}|t"
+
+
+def test_bound_to_existing_server(rds):
+    rds.create_db_instance(DBInstanceIdentifier="real", **PG)
+    d = wait_available(rds, "real")
+    target = f'{d["Endpoint"]["Address"]}:{d["Endpoint"]["Port"]}'
+    # an instance bound to an existing server runs none of its own: its endpoint relays there
+    b = rds.create_db_instance(DBInstanceIdentifier="bound", Tags=[{"Key": "rdsemu:backend", "Value": target}],
+                               **PG)["DBInstance"]
+    d2 = wait_available(rds, "bound", attempts=10)
+    assert d2["Endpoint"]["Address"] != d["Endpoint"]["Address"]
+    assert psql(d2["Endpoint"]["Address"], d2["Endpoint"]["Port"], "admin1", "secret-pw-1", "appdb",
+                "select 40 + 2").stdout.strip() == "42"
+    del b

@@ -1,0 +1,35 @@
+/*
+ * The RDS runtime: makes the processes and sockets match what the store
+ * says.  For every DB instance it runs a real server through the supervisor
+ * (a PostgreSQL streaming standby too for Multi-AZ instances; readers of an
+ * Aurora PostgreSQL cluster are standbys of the writer), promotes and
+ * rebuilds servers when a failover moves the writer, sets instance and
+ * cluster statuses from what the servers do, and keeps one listener per
+ * instance / cluster endpoint that relays connections 1:1 to the right
+ * server (wire/forward.c).  Deleted instances' servers are stopped and
+ * their data removed.
+ *
+ * Reconciling, not commanding: domain code only marks the runtime dirty
+ * (rds_changed); runtime_sync() reads the committed rows after the request
+ * and acts, so a rolled back request never starts anything and a restart
+ * of the emulator resumes from the store and the data directories.
+ */
+#ifndef WIRE_RUNTIME_H
+#define WIRE_RUNTIME_H
+
+#include <stdbool.h>
+
+struct loop;
+struct store;
+struct emu_err;
+
+/* data_root: where servers keep their data (<state-dir>/db, or a temp dir).
+ * Without the supervisor's binaries instances stay control-plane only. */
+int runtime_init(struct loop *l, struct store *s, const char *data_root, struct emu_err *err);
+/* Reconciles if something changed since the last call (cheap otherwise);
+ * force: reconcile anyway (the 1 s janitor, to follow server states). */
+void runtime_sync(bool force);
+/* At exit: closes listeners, stops every server (blocking, bounded). */
+void runtime_shutdown(void);
+
+#endif
