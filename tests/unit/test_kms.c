@@ -864,11 +864,22 @@ static void test_secrets_at_rest(void)
 	json_decref(o);
 	o = run(sm_list_secret_version_ids, J("{'SecretId':'cust','IncludeDeprecated':true}"));
 	json_t *vs = json_object_get(o, "Versions");
-	json_t *cur = json_array_get(vs, 0), *old = json_array_get(vs, 2);
+	/* by stage, not position: versions made in the same millisecond list in any order */
+	json_t *cur = NULL, *prev = NULL, *old = NULL, *ver;
+	size_t vi;
+	json_array_foreach(vs, vi, ver) {
+		const char *stage = json_string_value(json_array_get(json_object_get(ver, "VersionStages"), 0));
+		if (!stage)
+			old = ver;
+		else if (strcmp(stage, "AWSCURRENT") == 0)
+			cur = ver;
+		else if (strcmp(stage, "AWSPREVIOUS") == 0)
+			prev = ver;
+	}
 	ok(json_array_size(json_object_get(cur, "KmsKeyIds")) == 2 &&
 	       strcmp(json_string_value(json_array_get(json_object_get(cur, "KmsKeyIds"), 1)), arn2) == 0,
 	   "AWSCURRENT: KmsKeyIds [alias/sm, new key]");
-	ok(json_array_size(json_object_get(json_array_get(vs, 1), "KmsKeyIds")) == 2, "AWSPREVIOUS too");
+	ok(json_array_size(json_object_get(prev, "KmsKeyIds")) == 2, "AWSPREVIOUS too");
 	ok(json_array_size(json_object_get(old, "KmsKeyIds")) == 1, "the deprecated version keeps the old key only");
 	char oldvid[64];
 	snprintf(oldvid, sizeof oldvid, "%s", str(old, "VersionId") ? str(old, "VersionId") : "");
