@@ -1330,3 +1330,94 @@ int dbsup_promote(const char *id, struct emu_err *err)
 	log_msg(LOG_LVL_INFO, "dbsup", "%s: promoting", v->id);
 	return 0;
 }
+
+/* ---- admin statements on a running server ---------------------------------------------------- */
+
+struct admin_job {
+	struct srv *v;
+	pid_t pid;
+	int pidfd;
+	dbsup_done_cb done;
+	void *ud;
+	char id[64];
+};
+
+static void on_admin_exit(struct loop *l, int fd, uint32_t events, void *ud)
+{
+	(void)events;
+	struct admin_job *j = ud;
+	int st = 0;
+	while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	loop_del_fd(l, fd);
+	close(fd);
+	bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (!ok)
+		log_msg(LOG_LVL_WARN, "dbsup", "%s: admin statement failed (see %s)", j->id, j->v->log);
+	if (j->done)
+		j->done(j->ud, j->id, ok);
+	free(j);
+}
+
+int dbsup_admin_sql(const char *id, const char *password, const char *sql, dbsup_done_cb done, void *ud,
+                    struct emu_err *err)
+{
+	struct srv *v = find(id);
+	if (!v || v->state != DBSUP_RUNNING || v->phase != PH_RUN)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "database %s is not running", id ? id : "");
+	if (!password || strlen(password) > 1000 || !sql || strlen(sql) > 60000)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "invalid admin statement");
+	struct admin_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return emu_err_set(err, ERR_INTERNAL, "out of memory");
+	j->v = v;
+	j->done = done;
+	j->ud = ud;
+	snprintf(j->id, sizeof j->id, "%s", id);
+	char envpw[1200], portopt[16], psql[PATH_CAP + 16], sockopt[PATH_CAP + 16];
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		free(j);
+		return emu_err_set(err, ERR_INTERNAL, "pipe failed");
+	}
+	char why[PATH_CAP + 300] = "";
+	if (v->engine == DBSUP_POSTGRES) {
+		snprintf(psql, sizeof psql, "%s/psql", D.pgbin);
+		snprintf(portopt, sizeof portopt, "%d", v->port);
+		snprintf(envpw, sizeof envpw, "PGPASSWORD=%s", password);
+		char *envp[] = {envpw, "PGCONNECT_TIMEOUT=10", "LC_ALL=C", NULL};
+		char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", v->dir, "-p", portopt,
+				"-U", v->user, "-d", "postgres", NULL};
+		j->pid = spawn(v, argv, envp, p[0], why, sizeof why);
+	} else {
+		/* root@localhost carries the master password too (start_setup) */
+		snprintf(sockopt, sizeof sockopt, "--socket=%s", v->sock);
+		snprintf(envpw, sizeof envpw, "MYSQL_PWD=%s", password);
+		char *envp[] = {envpw, "LC_ALL=C", NULL};
+		char *argv[] = {D.myclient, "--no-defaults", sockopt, "-uroot", "--batch", NULL};
+		j->pid = spawn(v, argv, envp, p[0], why, sizeof why);
+	}
+	OPENSSL_cleanse(envpw, sizeof envpw);
+	close(p[0]);
+	if (j->pid > 0) {
+		size_t len = strlen(sql);
+		if (write(p[1], sql, len) != (ssize_t)len)
+			log_msg(LOG_LVL_WARN, "dbsup", "%s: short write to the admin client", v->id);
+	}
+	close(p[1]);
+	if (j->pid <= 0) {
+		free(j);
+		return emu_err_set(err, ERR_INTERNAL, "%s", why);
+	}
+	j->pidfd = pidfd_open(j->pid, 0);
+	if (j->pidfd < 0 || loop_add_fd(D.loop, j->pidfd, EPOLLIN, on_admin_exit, j) < 0) {
+		kill(j->pid, SIGKILL);
+		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		if (j->pidfd >= 0)
+			close(j->pidfd);
+		free(j);
+		return emu_err_set(err, ERR_INTERNAL, "pidfd_open failed");
+	}
+	return 0;
+}

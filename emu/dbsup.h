@@ -94,5 +94,13 @@ int dbsup_promote(const char *id, struct emu_err *err);
  * STARTING "rebuilding as a replica of <primary>" at once (no STOPPING or
  * STOPPED on the way), then RUNNING or FAILED.  The data root must not change. */
 int dbsup_rebuild_as_replica(const struct dbsup_spec *spec, dbsup_state_cb on_state, void *ud, struct emu_err *err);
+/* Runs SQL (on stdin of psql / the mariadb client) as the master user with
+ * `password` over the socket of a RUNNING server, without blocking; done
+ * (may be NULL) is called with ok = the client's success.  For changing the
+ * master password of a live server (ModifyDBInstance).  A job still running
+ * at dbsup_shutdown is abandoned (its child is reaped by nobody). */
+typedef void (*dbsup_done_cb)(void *ud, const char *id, int ok);
+int dbsup_admin_sql(const char *id, const char *password, const char *sql, dbsup_done_cb done, void *ud,
+                    struct emu_err *err);
 
 #endif

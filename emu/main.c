@@ -21,10 +21,12 @@
 #include "emu/secrets.h"
 #include "emu/store.h"
 #include "emu/sts.h"
+#include "emu/util.h"
 #include "wire/runtime.h"
 #include "wire/token.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,7 +47,7 @@ struct app {
 	struct http_env env;
 	int sigfd;
 	int stopping;
-	char db_root[1100]; /* database servers' data (a temp dir with --ephemeral) */
+	char db_root[PATH_MAX + 8]; /* database servers' data (a temp dir with --ephemeral) */
 	bool db_root_temp;
 };
 
@@ -136,11 +138,44 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
+/* Can a user other than the owner reach path (x for others on every ancestor)? */
+static bool others_can_traverse(const char *path)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s", path);
+	for (;;) {
+		struct stat st;
+		if (stat(p, &st) < 0 || !(st.st_mode & S_IXOTH))
+			return false;
+		char *slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			return true;
+		*slash = '\0';
+	}
+}
+
 /* Where database servers keep their data: STATE-DIR/db, or a fresh temp dir. */
 static int db_root_init(struct app *a, struct emu_err *err)
 {
 	if (!a->cfg.ephemeral) {
-		snprintf(a->db_root, sizeof a->db_root, "%s/db", a->cfg.state_dir);
+		char real[PATH_MAX];
+		if (!realpath(a->cfg.state_dir, real))
+			return emu_err_set(err, ERR_INTERNAL, "state dir %s: %s", a->cfg.state_dir, strerror(errno));
+		snprintf(a->db_root, sizeof a->db_root, "%s/db", real);
+		if (geteuid() != 0 || others_can_traverse(real))
+			return 0;
+		/* As root the servers run as an unprivileged user, who cannot reach
+		 * a state dir under a private directory (/root, pytest's tmp dirs):
+		 * their data goes to /var/tmp instead, one dir per state dir. */
+		char hex[65];
+		util_sha256_hex(real, strlen(real), hex);
+		snprintf(a->db_root, sizeof a->db_root, "/var/tmp/rdsemu-db-%.16s", hex);
+		char link[PATH_MAX + 8];
+		snprintf(link, sizeof link, "%s/db", real);
+		if (symlink(a->db_root, link) < 0 && errno != EEXIST)
+			log_warn("main", "cannot link %s to %s: %s", link, a->db_root, strerror(errno));
+		log_info("main", "database servers keep their data in %s (the state dir is not reachable for their user)",
+		         a->db_root);
 		return 0;
 	}
 	snprintf(a->db_root, sizeof a->db_root, "/tmp/rdsemu-db-XXXXXX");

@@ -23,6 +23,10 @@
 
 #define MSG_SCHEDULED "You can't create this secret because a secret with this name is already scheduled for deletion."
 
+/* Set while a service creates its own secret: names like rds!db-... are
+ * AWS's, refused to users. */
+static bool service_creating;
+
 static bool name_ok(const char *n)
 {
 	for (const char *p = n; *p; p++) {
@@ -156,7 +160,7 @@ static int create_impl(struct emu_call *call, json_t *in, json_t **out, struct e
 	    secrets_in_str(in, "Type", false, 0, 256, &type, err) < 0 || secrets_in_tags(in, "Tags", &tags, err) < 0 ||
 	    secrets_in_bool(in, "ForceOverwriteReplicaSecret", false, &force, NULL, err) < 0)
 		return -1;
-	if (!name_ok(name))
+	if (!name_ok(name) && !(service_creating && util_has_prefix(name, "rds!")))
 		return emu_err_set(err, ERR_VALIDATION,
 		                   "Invalid name. Must be a valid name containing alphanumeric characters, or any of the "
 		                   "following: -/_+=.@!");
@@ -807,7 +811,9 @@ int secrets_service_create(struct emu_call *call, const char *name, const char *
 	struct emu_call c = service_call(call);
 	json_t *in = json_pack("{s:s, s:s, s:s?}", "Name", name, "SecretString", value, "KmsKeyId", kms_key_id);
 	json_t *out = NULL;
+	service_creating = true;
 	int rc = in ? create_impl(&c, in, &out, err) : emu_err_set(err, ERR_INTERNAL, "out of memory");
+	service_creating = false;
 	json_decref(in);
 	const char *a = json_string_value(json_object_get(out, "ARN"));
 	if (rc == 0 && a) {

@@ -67,6 +67,8 @@ struct srv {
 	enum dbsup_state state;
 	char following[ID_CAP];    /* the primary it was started/rebuilt to follow; "" = primary */
 	bool promoting, rebuilding, restart, mark;
+	char *known_pw;            /* the master password the server has (NULL: unknown) */
+	char *pending_pw;          /* being set by an admin statement */
 };
 
 struct inst {
@@ -241,6 +243,67 @@ static int max_connections(const char *cls, bool pg)
 	return (int)(n > 500 ? 500 : n);
 }
 
+static void set_str(char **dst, const char *v)
+{
+	if (*dst) {
+		OPENSSL_cleanse(*dst, strlen(*dst));
+		free(*dst);
+	}
+	*dst = v ? util_strdup(v) : NULL;
+}
+
+static void on_password_set(void *ud, const char *id, int ok)
+{
+	(void)ud;
+	struct srv *v = srv_find(id);
+	if (!v)
+		return;
+	if (ok) {
+		set_str(&v->known_pw, v->pending_pw);
+		log_info("runtime", "%s: master password changed on %s", v->inst, id);
+	}
+	set_str(&v->pending_pw, NULL);
+	R.dirty = true;
+}
+
+/* SQL literal: quotes doubled (and backslashes for MariaDB). */
+static void sql_lit(char *out, size_t cap, const char *v, bool backslash)
+{
+	size_t o = 0;
+	for (; *v && o + 3 < cap; v++) {
+		if (*v == '\'' || (backslash && *v == '\\'))
+			out[o++] = *v;
+		out[o++] = *v;
+	}
+	out[o] = '\0';
+}
+
+/* ModifyDBInstance MasterUserPassword (or a rotated managed secret) on a
+ * live primary: ALTER USER with the password the server still has. */
+static void apply_password(struct srv *v, const struct want *w)
+{
+	if (!v->known_pw || v->pending_pw || !w->password || strcmp(v->known_pw, w->password) == 0)
+		return;
+	char lit[2100], sql[4400];
+	bool pg = w->engine == DBSUP_POSTGRES;
+	sql_lit(lit, sizeof lit, w->password, !pg);
+	if (pg)
+		snprintf(sql, sizeof sql, "ALTER USER \"%s\" PASSWORD '%s';\n", w->user, lit);
+	else
+		snprintf(sql, sizeof sql,
+		         "ALTER USER '%s'@'%%' IDENTIFIED BY '%s';\nALTER USER 'root'@'localhost' IDENTIFIED BY '%s';\n",
+		         w->user, lit, lit);
+	struct emu_err err;
+	emu_err_clear(&err);
+	set_str(&v->pending_pw, w->password);
+	if (dbsup_admin_sql(v->id, v->known_pw, sql, on_password_set, NULL, &err) < 0) {
+		log_warn("runtime", "%s: cannot change the master password: %s", v->inst, err.msg);
+		set_str(&v->pending_pw, NULL);
+	}
+	OPENSSL_cleanse(sql, sizeof sql);
+	OPENSSL_cleanse(lit, sizeof lit);
+}
+
 /* Ensures server id runs in role (following `primary` for a standby). */
 static void ensure_server(const struct want *w, const char *id, enum role role, const char *primary)
 {
@@ -274,6 +337,7 @@ static void ensure_server(const struct want *w, const char *id, enum role role, 
 		                          .setup_sql = role == ROLE_PRIMARY ? w->setup_sql : NULL};
 		v->started = true;
 		v->state = DBSUP_STARTING;
+		set_str(&v->known_pw, w->password);
 		snprintf(v->following, sizeof v->following, "%s", role == ROLE_STANDBY ? primary : "");
 		log_info("runtime", "%s: starting %s server %s%s%s", v->inst,
 		         w->engine == DBSUP_POSTGRES ? "PostgreSQL" : "MariaDB", id,
@@ -293,9 +357,15 @@ static void ensure_server(const struct want *w, const char *id, enum role role, 
 	}
 	if (v->state != DBSUP_RUNNING || v->promoting || v->rebuilding || v->restart)
 		return;
-	if (w->engine != DBSUP_POSTGRES)
+	if (w->engine != DBSUP_POSTGRES) {
+		apply_password(v, w);
 		return;
+	}
 	int standby = dbsup_is_standby(id);
+	if (role == ROLE_PRIMARY && standby == 0)
+		apply_password(v, w);
+	else if (role == ROLE_STANDBY)
+		set_str(&v->known_pw, w->password); /* replicated from the primary */
 	if (role == ROLE_PRIMARY && standby == 1) {
 		log_info("runtime", "%s: promoting %s", v->inst, id);
 		if (dbsup_promote(id, &err) < 0)
@@ -632,6 +702,8 @@ static void sweep(void)
 		srv_destroy_files(v->id);
 		log_info("runtime", "%s: server %s removed with its data", v->inst, v->id);
 		*pv = v->next;
+		set_str(&v->known_pw, NULL);
+		set_str(&v->pending_pw, NULL);
 		free(v);
 	}
 }
@@ -793,10 +865,13 @@ static void hook_reboot(void *ctx, const char *account, const char *region, cons
 
 int runtime_init(struct loop *l, struct store *s, const char *data_root, struct emu_err *err)
 {
+	size_t rl = strlen(data_root);
+	if (rl >= sizeof R.root - 64)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "database data dir path too long: %.200s", data_root);
 	memset(&R, 0, sizeof R);
 	R.loop = l;
 	R.store = s;
-	snprintf(R.root, sizeof R.root, "%s", data_root);
+	memcpy(R.root, data_root, rl + 1);
 	if (mkdir(data_root, 0755) < 0 && errno != EEXIST)
 		return emu_err_set(err, ERR_INTERNAL, "cannot create %s: %s", data_root, strerror(errno));
 	chmod(data_root, 0755); /* the servers' run user must traverse it */
@@ -847,6 +922,8 @@ void runtime_shutdown(void)
 	dbsup_shutdown();
 	for (struct srv *v = R.srvs, *n; v; v = n) {
 		n = v->next;
+		set_str(&v->known_pw, NULL);
+		set_str(&v->pending_pw, NULL);
 		free(v);
 	}
 	for (struct inst *i = R.insts, *n; i; i = n) {

@@ -26,3 +26,54 @@ def test_default_fixtures(server_factory):
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         role_sm.get_secret_value(SecretId="rdsemu/patternD/mariadb")
     assert ei.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def _password(sm, sid):
+    return json.loads(sm.get_secret_value(SecretId=sid)["SecretString"])
+
+
+def test_default_fixtures_databases(server_factory):
+    """The four patterns' resources: instances that come up with their application users, the
+    proxy with its two auth entries and target, and the secrets pointing at the endpoints."""
+    import shutil
+    import subprocess
+    import time
+    srv = server_factory(args=["--fixtures", str(H.REPO / "fixtures" / "default.json")])
+    rds = H.make_client(srv.endpoint, service="rds")
+    sm = H.make_client(srv.endpoint)
+    for ident in ("rdsemu-pg", "rdsemu-mariadb"):
+        rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident,
+                                                     WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    pg = rds.describe_db_instances(DBInstanceIdentifier="rdsemu-pg")["DBInstances"][0]
+    maria = rds.describe_db_instances(DBInstanceIdentifier="rdsemu-mariadb")["DBInstances"][0]
+    assert pg["IAMDatabaseAuthenticationEnabled"] is True
+    proxy = rds.describe_db_proxies(DBProxyName="rdsemu-proxy")["DBProxies"][0]
+    assert proxy["RequireTLS"] is True and proxy["EngineFamily"] == "POSTGRESQL"
+    assert [a["IAMAuth"] for a in proxy["Auth"]] == ["REQUIRED", "DISABLED"]
+    targets = rds.describe_db_proxy_targets(DBProxyName="rdsemu-proxy")["Targets"]
+    assert [t["RdsResourceId"] for t in targets] == ["rdsemu-pg"]
+    # each pattern's secret names the endpoint it is for
+    c = _password(sm, "rdsemu/patternC/app")
+    d = _password(sm, "rdsemu/patternD/mariadb")
+    b = _password(sm, "rdsemu/patternB/app")
+    assert (c["host"], c["port"]) == (pg["Endpoint"]["Address"], pg["Endpoint"]["Port"])
+    assert (d["host"], d["port"]) == (maria["Endpoint"]["Address"], maria["Endpoint"]["Port"])
+    assert b["host"] == proxy["Endpoint"]
+    # pattern C with the secret, pattern D with the secret: real logins
+    psql = shutil.which("psql")
+    if psql:
+        r = subprocess.run([psql, "-X", "-At", "-h", c["host"], "-p", str(c["port"]), "-U", c["username"], "-d",
+                            c["dbname"], "-c", "select current_user"], env=dict(H.clean_env(), PGPASSWORD=c["password"]),
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "app_user", r.stderr
+    mariadb = shutil.which("mariadb")
+    if mariadb:
+        r = subprocess.run([mariadb, "--protocol=TCP", "-h", d["host"], "-P", str(d["port"]), "-u", d["username"],
+                            "-p" + d["password"], "-N", "-B", "-e", "select current_user()", d["dbname"]],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip().startswith("app_user@"), r.stderr
+    # the connect notes are printed once everything is up
+    deadline = time.time() + 10
+    while "How to connect" not in srv.log_text() and time.time() < deadline:
+        time.sleep(0.2)
+    assert "How to connect" in srv.log_text() and "DB instances available in" in srv.log_text()

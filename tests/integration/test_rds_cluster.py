@@ -79,9 +79,8 @@ def test_cluster_members_failover_delete(rds):
     while status != "available" and time.time() < deadline:
         time.sleep(1)
         status = describe(rds, "aurora1")["Status"]
-    # TODO(lead): tighten to `status == "available"` once the runtime promotes the replica and
-    # calls rds_cluster_set_status(); until then the cluster stays "failing-over".
-    assert status in ("available", "failing-over")
+    # the runtime promoted the reader's PostgreSQL standby, then set the cluster available
+    assert status == "available"
 
     with pytest.raises(Exception) as ei:
         rds.delete_db_cluster(DBClusterIdentifier="aurora1", SkipFinalSnapshot=True)

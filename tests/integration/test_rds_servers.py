@@ -2,6 +2,7 @@
 reached with psql and the mariadb client at the endpoint Describe* reports, Multi-AZ forced
 failover and FailoverDBCluster promoting a real PostgreSQL standby, an instance bound to an
 existing server, and deletion stopping the server and closing the endpoint."""
+import json
 import os
 import shutil
 import socket
@@ -207,3 +208,76 @@ def test_bound_to_existing_server(rds):
     assert psql(d2["Endpoint"]["Address"], d2["Endpoint"]["Port"], "admin1", "secret-pw-1", "appdb",
                 "select 40 + 2").stdout.strip() == "42"
     del b
+
+
+def poll_login(host, port, user, pw, db, timeout=20):
+    deadline = time.time() + timeout
+    while True:
+        r = psql(host, port, user, pw, db, "select 1", check=False)
+        if r.returncode == 0 or time.time() > deadline:
+            return r
+        time.sleep(0.3)
+
+
+def test_master_password_change_reaches_the_server(rds):
+    rds.create_db_instance(DBInstanceIdentifier="pw1", **PG)
+    d = wait_available(rds, "pw1")
+    host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
+    rds.modify_db_instance(DBInstanceIdentifier="pw1", MasterUserPassword="second-pw-2", ApplyImmediately=True)
+    assert poll_login(host, port, "admin1", "second-pw-2", "appdb").returncode == 0
+    assert psql(host, port, "admin1", "secret-pw-1", "appdb", "select 1", check=False).returncode != 0
+
+
+def test_managed_master_password(endpoint, rds):
+    sm = H.make_client(endpoint)
+    d = rds.create_db_instance(DBInstanceIdentifier="managed", DBInstanceClass="db.t3.micro", Engine="postgres",
+                               MasterUsername="admin1", ManageMasterUserPassword=True, DBName="appdb")["DBInstance"]
+    arn = d["MasterUserSecret"]["SecretArn"]
+    assert d["MasterUserSecret"]["SecretStatus"] == "active"
+    desc = sm.describe_secret(SecretId=arn)
+    assert desc["Name"].startswith("rds!db-") and desc["OwningService"] == "rds"
+    creds = json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])
+    assert creds["username"] == "admin1" and len(creds["password"]) >= 8
+    d = wait_available(rds, "managed")
+    host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
+    assert psql(host, port, "admin1", creds["password"], "appdb", "select 1").returncode == 0
+    # users cannot change an RDS-owned secret
+    with pytest.raises(sm.exceptions.InvalidRequestException):
+        sm.put_secret_value(SecretId=arn, SecretString="{}")
+    # RotateMasterUserPassword: a new value in the secret, and on the server
+    rds.modify_db_instance(DBInstanceIdentifier="managed", RotateMasterUserPassword=True, ApplyImmediately=True)
+    new = json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"]
+    assert new != creds["password"]
+    assert poll_login(host, port, "admin1", new, "appdb").returncode == 0
+    # MasterUserPassword cannot be set while RDS manages it
+    with pytest.raises(Exception) as ei:
+        rds.modify_db_instance(DBInstanceIdentifier="managed", MasterUserPassword="mine-12345", ApplyImmediately=True)
+    assert ei.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    rds.delete_db_instance(DBInstanceIdentifier="managed", SkipFinalSnapshot=True)
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.describe_secret(SecretId=arn)
+
+
+def test_restart_keeps_databases(server_factory, tmp_path):
+    state = tmp_path / "state"
+    srv = server_factory(args=["--state-dir", str(state)])
+    rds = H.make_client(srv.endpoint, service="rds")
+    rds.create_db_instance(DBInstanceIdentifier="keep", **PG)
+    d = wait_available(rds, "keep")
+    host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
+    psql(host, port, "admin1", "secret-pw-1", "appdb", "create table t(x int); insert into t values (7)")
+    srv.stop_checked(timeout=30)  # stops the database server cleanly
+    assert refused(host, port)
+    srv2 = server_factory(args=["--state-dir", str(state)])
+    rds = H.make_client(srv2.endpoint, service="rds")
+    wait_available(rds, "keep")
+    assert poll_login(host, port, "admin1", "secret-pw-1", "appdb").returncode == 0
+    assert psql(host, port, "admin1", "secret-pw-1", "appdb", "select x from t").stdout.strip() == "7"
+    # killed without a chance to stop its servers: the next start adopts the running server
+    srv2.proc.kill()
+    srv2.proc.wait(timeout=10)
+    srv3 = server_factory(args=["--state-dir", str(state)])
+    rds = H.make_client(srv3.endpoint, service="rds")
+    wait_available(rds, "keep")
+    assert poll_login(host, port, "admin1", "secret-pw-1", "appdb").returncode == 0
+    assert "reattached" in srv3.log_text()
