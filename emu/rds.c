@@ -76,29 +76,9 @@ static void instance_arn(struct emu_call *call, const char *id, char out[RDS_ARN
 static int load(struct store *s, const char *account, const char *region, const char *id, json_t **doc,
                 struct emu_err *err)
 {
-	*doc = NULL;
-	sqlite3_stmt *st = store_prep(s, "SELECT doc FROM rds_instances WHERE account = ?1 AND region = ?2 AND id = ?3");
-	if (!st)
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	store_bind_text(st, 1, account);
-	store_bind_text(st, 2, region);
-	store_bind_text(st, 3, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
-		return 0;
-	}
-	if (rc != SQLITE_ROW)
-		return store_fail(s, err);
-	const char *text = store_col_text(st, 0);
-	*doc = text ? json_loads(text, 0, NULL) : NULL;
-	sqlite3_reset(st);
-	if (!json_is_object(*doc)) {
-		json_decref(*doc);
-		*doc = NULL;
-		return emu_err_set(err, ERR_INTERNAL, "corrupt instance row");
-	}
-	return 1;
+	return rds_row_doc(s, RDS_PREP(s, "SELECT id, doc FROM rds_instances WHERE account = ?1 AND region = ?2 AND id = ?3",
+	                               account, region, id),
+	                   NULL, 0, doc, err);
 }
 
 static int load_required(struct emu_call *call, const char *id, json_t **doc, struct emu_err *err)
@@ -167,20 +147,11 @@ int rds_instance_set_init_sql(struct store *s, const char *account, const char *
 	json_array_foreach(statements, i, v) if (!json_is_string(v))
 		return emu_err_set(err, ERR_VALIDATION, "InitSQL must be a list of strings");
 	char *text = json_dumps(statements, JSON_COMPACT);
-	sqlite3_stmt *st = text ? store_prep(s, "UPDATE rds_instances SET init_sql = ?4 WHERE account = ?1 AND "
-	                                        "region = ?2 AND id = ?3") : NULL;
-	if (!st) {
-		free(text);
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	}
-	store_bind_text(st, 1, account);
-	store_bind_text(st, 2, region);
-	store_bind_text(st, 3, id);
-	store_bind_text(st, 4, text);
-	int rc = sqlite3_step(st);
+	int rc = text ? rds_exec(s, RDS_PREP(s, "UPDATE rds_instances SET init_sql = ?4 WHERE account = ?1 AND region = ?2 "
+	                                        "AND id = ?3", account, region, id, text), err)
+	              : emu_err_set(err, ERR_INTERNAL, "out of memory");
 	free(text);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : store_fail(s, err);
+	return rc;
 }
 
 /* ---- create ------------------------------------------------------------------- */

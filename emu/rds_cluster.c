@@ -93,29 +93,9 @@ static int endpoints_free(struct emu_call *call, const char *id, struct emu_err 
 static int load(struct store *s, const char *account, const char *region, const char *id, json_t **doc,
                 struct emu_err *err)
 {
-	*doc = NULL;
-	sqlite3_stmt *st = store_prep(s, "SELECT doc FROM rds_clusters WHERE account = ?1 AND region = ?2 AND id = ?3");
-	if (!st)
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	store_bind_text(st, 1, account);
-	store_bind_text(st, 2, region);
-	store_bind_text(st, 3, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
-		return 0;
-	}
-	if (rc != SQLITE_ROW)
-		return store_fail(s, err);
-	const char *text = store_col_text(st, 0);
-	*doc = text ? json_loads(text, 0, NULL) : NULL;
-	sqlite3_reset(st);
-	if (!json_is_object(*doc)) {
-		json_decref(*doc);
-		*doc = NULL;
-		return emu_err_set(err, ERR_INTERNAL, "corrupt cluster row");
-	}
-	return 1;
+	return rds_row_doc(s, RDS_PREP(s, "SELECT id, doc FROM rds_clusters WHERE account = ?1 AND region = ?2 AND id = ?3",
+	                               account, region, id),
+	                   NULL, 0, doc, err);
 }
 
 static int load_required(struct emu_call *call, const char *id, json_t **doc, struct emu_err *err)
@@ -184,20 +164,12 @@ static int insert(struct emu_call *call, const char *id, json_t *doc, const char
 static int members_set(struct emu_call *call, const char *id, const char *path, const char *value,
                        struct emu_err *err)
 {
-	sqlite3_stmt *st = store_prep(call->store, "UPDATE rds_instances SET doc = json_set(doc, ?4, json(?5)) "
-	                                           "WHERE account = ?1 AND region = ?2 "
-	                                           "AND json_extract(doc, '$.DBClusterIdentifier') = ?3");
-	if (!st)
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	store_bind_text(st, 1, call->account);
-	store_bind_text(st, 2, call->region);
-	store_bind_text(st, 3, id);
-	store_bind_text(st, 4, path);
-	store_bind_text(st, 5, value);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_fail(call->store, err);
-	sqlite3_reset(st);
-	return 0;
+	return rds_exec(call->store,
+	                RDS_PREP(call->store, "UPDATE rds_instances SET doc = json_set(doc, ?4, json(?5)) "
+	                                      "WHERE account = ?1 AND region = ?2 "
+	                                      "AND json_extract(doc, '$.DBClusterIdentifier') = ?3",
+	                         call->account, call->region, id, path, value),
+	                err);
 }
 
 /* DBInstanceStatus of instance id into status: 1 found, 0 absent, -1 error. */

@@ -155,6 +155,51 @@ int rds_max_records(json_t *in, long long *max, struct emu_err *err)
 	return 0;
 }
 
+/* ---- statements ------------------------------------------------------------------ */
+
+/* A cached statement with ?1..?n bound to texts (NULL binds NULL). */
+sqlite3_stmt *rds_prep_n(struct store *s, const char *sql, const char *const *v, size_t n)
+{
+	sqlite3_stmt *st = store_prep(s, sql);
+	for (size_t i = 0; st && i < n; i++)
+		store_bind_text(st, (int)i + 1, v[i]);
+	return st;
+}
+/* Runs a statement that returns no row. */
+int rds_exec(struct store *s, sqlite3_stmt *st, struct emu_err *err)
+{
+	if (!st)
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, err);
+}
+
+/* First row of st: column 0 into key (when given), column 1 parsed into
+ * *doc.  1 found, 0 none, -1 error. */
+int rds_row_doc(struct store *s, sqlite3_stmt *st, char *key, size_t keyn, json_t **doc, struct emu_err *err)
+{
+	*doc = NULL;
+	if (!st)
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *k = store_col_text(st, 0), *text = store_col_text(st, 1);
+		if (key)
+			snprintf(key, keyn, "%s", k ? k : "");
+		*doc = text ? json_loads(text, 0, NULL) : NULL;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(s, err);
+	if (rc == SQLITE_ROW && !json_is_object(*doc)) {
+		json_decref(*doc);
+		*doc = NULL;
+		return emu_err_set(err, ERR_INTERNAL, "corrupt RDS row");
+	}
+	return rc == SQLITE_ROW;
+}
+
 int rds_merge_tags(json_t *doc, json_t *tags, struct emu_err *err)
 {
 	json_t *list = json_object_get(doc, "TagList");

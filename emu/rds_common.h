@@ -10,6 +10,7 @@
 
 #include "emu/call.h"
 #include "emu/err.h"
+#include "emu/store.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -46,6 +47,18 @@ int rds_check_password(const char *pw, const struct engine_info *eng, struct emu
 
 /* MaxRecords (20..100, default 100) -> *max; InvalidParameterValue else. */
 int rds_max_records(json_t *in, long long *max, struct emu_err *err);
+
+/* A cached statement (store_prep) with ?1..?n bound to texts (NULL binds
+ * NULL); RDS_PREP(s, sql, a, b, ...) counts them. */
+sqlite3_stmt *rds_prep_n(struct store *s, const char *sql, const char *const *v, size_t n);
+#define RDS_PREP(s, sql, ...)                                                                                 \
+	rds_prep_n((s), (sql), (const char *const[]){__VA_ARGS__},                                          \
+	           sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+/* Runs a statement that returns no row (st NULL: a prepare failure). */
+int rds_exec(struct store *s, sqlite3_stmt *st, struct emu_err *err);
+/* First row of st: column 0 into key (when given), column 1 parsed into
+ * *doc (a JSON object).  1 found, 0 none, -1 error. */
+int rds_row_doc(struct store *s, sqlite3_stmt *st, char *key, size_t keyn, json_t **doc, struct emu_err *err);
 
 /* Merges a request TagList into doc's TagList (creates it). */
 int rds_merge_tags(json_t *doc, json_t *tags, struct emu_err *err);

@@ -9,6 +9,7 @@
 #include "emu/rds_endpoint.h"
 
 #include "emu/err.h"
+#include "emu/rds_common.h"
 #include "emu/store.h"
 
 #include <stdio.h>
@@ -75,18 +76,9 @@ int rds_endpoint_alloc(struct store *s, const char *kind, const char *account, c
 	if (rc < 0)
 		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
 	if (rc == 1) {
-		sqlite3_stmt *st = store_prep(s, "UPDATE rds_endpoints SET dns = ?5 WHERE kind = ?1 AND account = ?2 "
-		                                 "AND region = ?3 AND owner = ?4");
-		if (!st)
-			return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-		store_bind_text(st, 1, kind);
-		store_bind_text(st, 2, account);
-		store_bind_text(st, 3, region);
-		store_bind_text(st, 4, owner);
-		store_bind_text(st, 5, dns_name ? dns_name : "");
-		if (sqlite3_step(st) != SQLITE_DONE)
-			return store_fail(s, err);
-		sqlite3_reset(st);
+		if (rds_exec(s, RDS_PREP(s, "UPDATE rds_endpoints SET dns = ?5 WHERE kind = ?1 AND account = ?2 AND region = ?3 "
+		                            "AND owner = ?4", kind, account, region, owner, dns_name ? dns_name : ""), err) < 0)
+			return -1;
 		report(addr, dns_name ? dns_name : "", address);
 		return 0;
 	}
@@ -138,16 +130,6 @@ int rds_endpoint_alloc(struct store *s, const char *kind, const char *account, c
 int rds_endpoint_free(struct store *s, const char *kind, const char *account, const char *region,
                       const char *owner, struct emu_err *err)
 {
-	sqlite3_stmt *st = store_prep(s, "DELETE FROM rds_endpoints WHERE kind = ?1 AND account = ?2 AND region = ?3 "
-	                                 "AND owner = ?4");
-	if (!st)
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	store_bind_text(st, 1, kind);
-	store_bind_text(st, 2, account);
-	store_bind_text(st, 3, region);
-	store_bind_text(st, 4, owner);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_fail(s, err);
-	sqlite3_reset(st);
-	return 0;
+	return rds_exec(s, RDS_PREP(s, "DELETE FROM rds_endpoints WHERE kind = ?1 AND account = ?2 AND region = ?3 "
+	                               "AND owner = ?4", kind, account, region, owner), err);
 }

@@ -85,28 +85,6 @@ void rds_set_target_health_hook(int (*fn)(void *ctx, const json_t *proxy, const 
 
 /* ---- statements ------------------------------------------------------------- */
 
-/* A cached statement with ?1..?n bound to texts (NULL binds NULL). */
-static sqlite3_stmt *prep_n(struct store *s, const char *sql, const char *const *v, size_t n)
-{
-	sqlite3_stmt *st = store_prep(s, sql);
-	for (size_t i = 0; st && i < n; i++)
-		store_bind_text(st, (int)i + 1, v[i]);
-	return st;
-}
-#define PREP(s, sql, ...)                                                                                     \
-	prep_n((s), (sql), (const char *const[]){__VA_ARGS__},                                              \
-	       sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
-
-/* Runs a statement that returns no row. */
-static int exec_st(struct store *s, sqlite3_stmt *st, struct emu_err *err)
-{
-	if (!st)
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : store_fail(s, err);
-}
-
 /* Runs sql with ?1..?3 = a, b, c and ?4 = doc as text. */
 static int put(struct store *s, const char *sql, const char *a, const char *b, const char *c, json_t *doc,
                struct emu_err *err)
@@ -114,34 +92,9 @@ static int put(struct store *s, const char *sql, const char *a, const char *b, c
 	char *text = json_dumps(doc, JSON_COMPACT);
 	if (!text)
 		return emu_err_set(err, ERR_INTERNAL, "out of memory");
-	int rc = exec_st(s, PREP(s, sql, a, b, c, text), err);
+	int rc = rds_exec(s, RDS_PREP(s, sql, a, b, c, text), err);
 	free(text);
 	return rc;
-}
-
-/* First row of st: column 0 into key (when given), column 1 parsed into
- * *doc.  1 found, 0 none, -1 error. */
-static int row_doc(struct store *s, sqlite3_stmt *st, char *key, size_t keyn, json_t **doc, struct emu_err *err)
-{
-	*doc = NULL;
-	if (!st)
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *k = store_col_text(st, 0), *text = store_col_text(st, 1);
-		if (key)
-			snprintf(key, keyn, "%s", k ? k : "");
-		*doc = text ? json_loads(text, 0, NULL) : NULL;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_fail(s, err);
-	if (rc == SQLITE_ROW && !json_is_object(*doc)) {
-		json_decref(*doc);
-		*doc = NULL;
-		return emu_err_set(err, ERR_INTERNAL, "corrupt RDS proxy row");
-	}
-	return rc == SQLITE_ROW;
 }
 
 /* Appends column 0 of every row of st to list (parsed as JSON when doc,
@@ -330,8 +283,8 @@ static int apply_pool(json_t *pool, json_t *in, const char *family, struct emu_e
 static int proxy_load(struct emu_call *call, const char *name, char id[RID_MAX], json_t **doc,
                       struct emu_err *err)
 {
-	int rc = row_doc(call->store,
-	                 PREP(call->store, "SELECT proxy_id, doc FROM rds_proxies WHERE account = ?1 AND region = ?2 "
+	int rc = rds_row_doc(call->store,
+	                 RDS_PREP(call->store, "SELECT proxy_id, doc FROM rds_proxies WHERE account = ?1 AND region = ?2 "
 	                                   "AND lower(name) = lower(?3)",
 	                      call->account, call->region, name),
 	                 id, RID_MAX, doc, err);
@@ -346,7 +299,7 @@ static int proxy_name_taken(struct emu_call *call, const char *name, const char 
 {
 	long long n;
 	if (count(call->store,
-	          PREP(call->store, "SELECT count(*) FROM rds_proxies WHERE account = ?1 AND region = ?2 AND "
+	          RDS_PREP(call->store, "SELECT count(*) FROM rds_proxies WHERE account = ?1 AND region = ?2 AND "
 	                            "lower(name) = lower(?3) AND proxy_id IS NOT ?4",
 	               call->account, call->region, name, except_id),
 	          &n, err) < 0)
@@ -365,8 +318,8 @@ static int proxy_save(struct emu_call *call, const char *id, json_t *doc, struct
 static int tg_load(struct emu_call *call, json_t *in, const char *proxy_id, json_t **doc, struct emu_err *err)
 {
 	const char *name = str_or(in, "TargetGroupName", DEFAULT_TG);
-	int rc = row_doc(call->store,
-	                 PREP(call->store, "SELECT name, doc FROM rds_proxy_target_groups WHERE proxy_id = ?1 AND name = ?2",
+	int rc = rds_row_doc(call->store,
+	                 RDS_PREP(call->store, "SELECT name, doc FROM rds_proxy_target_groups WHERE proxy_id = ?1 AND name = ?2",
 	                      proxy_id, name),
 	                 NULL, 0, doc, err);
 	if (rc == 0)
@@ -377,8 +330,8 @@ static int tg_load(struct emu_call *call, json_t *in, const char *proxy_id, json
 /* A custom endpoint by name: 1 found (*doc, and its proxy's id), 0 none, -1 error. */
 static int ep_find(struct emu_call *call, const char *name, char proxy_id[RID_MAX], json_t **doc, struct emu_err *err)
 {
-	return row_doc(call->store,
-	               PREP(call->store, "SELECT proxy_id, doc FROM rds_proxy_endpoints WHERE account = ?1 AND region = ?2 "
+	return rds_row_doc(call->store,
+	               RDS_PREP(call->store, "SELECT proxy_id, doc FROM rds_proxy_endpoints WHERE account = ?1 AND region = ?2 "
 	                                 "AND lower(name) = lower(?3)",
 	                    call->account, call->region, name),
 	               proxy_id, RID_MAX, doc, err);
@@ -390,7 +343,7 @@ static int ep_name_taken(struct emu_call *call, const char *name, const char *ex
 {
 	long long n;
 	if (count(call->store,
-	          PREP(call->store, "SELECT count(*) FROM rds_proxy_endpoints WHERE account = ?1 AND region = ?2 AND "
+	          RDS_PREP(call->store, "SELECT count(*) FROM rds_proxy_endpoints WHERE account = ?1 AND region = ?2 AND "
 	                            "lower(name) = lower(?3) AND arn IS NOT ?4",
 	               call->account, call->region, name, except_arn),
 	          &n, err) < 0)
@@ -512,7 +465,7 @@ static int create_proxy_impl(struct emu_call *call, json_t *in, json_t **out, st
 	int rc = proxy_name_taken(call, name, NULL, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : emu_err_set(err, ERR_RDS_DB_PROXY_EXISTS, "DBProxy %s already exists.", name);
-	if (count(call->store, PREP(call->store, "SELECT count(*) FROM rds_proxies WHERE account = ?1 AND region = ?2",
+	if (count(call->store, RDS_PREP(call->store, "SELECT count(*) FROM rds_proxies WHERE account = ?1 AND region = ?2",
 	                            call->account, call->region),
 	          &n, err) < 0)
 		return -1;
@@ -601,7 +554,7 @@ static int describe_proxies_impl(struct emu_call *call, json_t *in, json_t **out
 			json_array_append_new(all, doc);
 	} else {
 		rc = rows(call->store,
-		          PREP(call->store, "SELECT doc FROM rds_proxies WHERE account = ?1 AND region = ?2 ORDER BY lower(name)",
+		          RDS_PREP(call->store, "SELECT doc FROM rds_proxies WHERE account = ?1 AND region = ?2 ORDER BY lower(name)",
 		               call->account, call->region),
 		          true, all, err);
 	}
@@ -643,11 +596,11 @@ static int modify_proxy_impl(struct emu_call *call, json_t *in, json_t **out, st
 		json_object_set_new(doc, "DBProxyName", json_string(rename));
 		/* The default endpoint's DNS name starts with the proxy name. */
 		if (proxy_dns(call, id, rename, family, doc, err) < 0 ||
-		    exec_st(call->store,
-		            PREP(call->store, "UPDATE rds_proxy_target_groups SET doc = json_set(doc, '$.DBProxyName', ?2) "
+		    rds_exec(call->store,
+		            RDS_PREP(call->store, "UPDATE rds_proxy_target_groups SET doc = json_set(doc, '$.DBProxyName', ?2) "
 		                              "WHERE proxy_id = ?1", id, rename), err) < 0 ||
-		    exec_st(call->store,
-		            PREP(call->store, "UPDATE rds_proxy_endpoints SET doc = json_set(doc, '$.DBProxyName', ?2) "
+		    rds_exec(call->store,
+		            RDS_PREP(call->store, "UPDATE rds_proxy_endpoints SET doc = json_set(doc, '$.DBProxyName', ?2) "
 		                              "WHERE proxy_id = ?1", id, rename), err) < 0)
 			goto out;
 	}
@@ -684,7 +637,7 @@ static int delete_proxy_impl(struct emu_call *call, json_t *in, json_t **out, st
 		return -1;
 	json_t *eps = json_array(), *ep;
 	size_t i;
-	int rc = rows(call->store, PREP(call->store, "SELECT doc FROM rds_proxy_endpoints WHERE proxy_id = ?1", id), true,
+	int rc = rows(call->store, RDS_PREP(call->store, "SELECT doc FROM rds_proxy_endpoints WHERE proxy_id = ?1", id), true,
 	              eps, err);
 	json_array_foreach(eps, i, ep) if (rc == 0) rc = rds_endpoint_free(call->store, RDS_EP_KIND_PROXY_ENDPOINT,
 	                                                                    call->account, call->region, ep_rid(ep), err);
@@ -693,7 +646,7 @@ static int delete_proxy_impl(struct emu_call *call, json_t *in, json_t **out, st
 	if (rc == 0)
 		rc = rds_endpoint_free(call->store, RDS_EP_KIND_PROXY, call->account, call->region, id, err);
 	if (rc == 0)
-		rc = exec_st(call->store, PREP(call->store, "DELETE FROM rds_proxies WHERE proxy_id = ?1", id), err);
+		rc = rds_exec(call->store, RDS_PREP(call->store, "DELETE FROM rds_proxies WHERE proxy_id = ?1", id), err);
 	if (rc == 0) {
 		rds_changed();
 		json_object_set_new(doc, "Status", json_string("deleting"));
@@ -752,13 +705,13 @@ static int modify_tg_impl(struct emu_call *call, json_t *in, json_t **out, struc
 /* An instance or cluster row's document by identifier: 1, 0, -1. */
 static int db_load(struct emu_call *call, bool cluster, const char *id, json_t **doc, struct emu_err *err)
 {
-	sqlite3_stmt *st = cluster ? PREP(call->store, "SELECT id, doc FROM rds_clusters WHERE account = ?1 AND "
+	sqlite3_stmt *st = cluster ? RDS_PREP(call->store, "SELECT id, doc FROM rds_clusters WHERE account = ?1 AND "
 	                                               "region = ?2 AND id = lower(?3)",
 	                                  call->account, call->region, id)
-	                           : PREP(call->store, "SELECT id, doc FROM rds_instances WHERE account = ?1 AND "
+	                           : RDS_PREP(call->store, "SELECT id, doc FROM rds_instances WHERE account = ?1 AND "
 	                                               "region = ?2 AND id = lower(?3)",
 	                                  call->account, call->region, id);
-	return row_doc(call->store, st, NULL, 0, doc, err);
+	return rds_row_doc(call->store, st, NULL, 0, doc, err);
 }
 
 /* May a database of this engine sit behind the proxy? */
@@ -897,7 +850,7 @@ static int register_impl(struct emu_call *call, json_t *in, json_t **out, struct
 	long long n = 0;
 	if (rc == 0)
 		rc = count(call->store,
-		           PREP(call->store, "SELECT count(*) FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2",
+		           RDS_PREP(call->store, "SELECT count(*) FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2",
 		                id, in_str(tg, "TargetGroupName")),
 		           &n, err);
 	if (rc == 0 && n > 0)
@@ -934,12 +887,12 @@ static int deregister_impl(struct emu_call *call, json_t *in, json_t **out, stru
 	/* A cluster goes with its member targets; an instance only when it is
 	 * not tracked through a cluster. */
 	if (rc == 0)
-		rc = exec_st(call->store,
-		             cluster ? PREP(call->store, "DELETE FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2 "
+		rc = rds_exec(call->store,
+		             cluster ? RDS_PREP(call->store, "DELETE FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2 "
 		                                         "AND ((type = 'TRACKED_CLUSTER' AND rds_id = lower(?3)) OR "
 		                                         "json_extract(doc, '$.TrackedClusterId') = lower(?3))",
 		                            id, group, db)
-		                     : PREP(call->store, "DELETE FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2 "
+		                     : RDS_PREP(call->store, "DELETE FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2 "
 		                                         "AND type = 'RDS_INSTANCE' AND rds_id = lower(?3) AND "
 		                                         "json_extract(doc, '$.TrackedClusterId') IS NULL",
 		                            id, group, db),
@@ -1008,7 +961,7 @@ static int describe_targets_impl(struct emu_call *call, json_t *in, json_t **out
 	int rc = tg_load(call, in, id, &tg, err);
 	if (rc == 0)
 		rc = rows(call->store,
-		          PREP(call->store, "SELECT doc FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2 "
+		          RDS_PREP(call->store, "SELECT doc FROM rds_proxy_targets WHERE proxy_id = ?1 AND target_group = ?2 "
 		                            "ORDER BY type DESC, rds_id",
 		               id, in_str(tg, "TargetGroupName")),
 		          true, all, err);
@@ -1065,7 +1018,7 @@ static int has_readers(struct emu_call *call, const char *proxy_id, struct emu_e
 	json_t *cls = json_array(), *c;
 	size_t i;
 	int rc = rows(call->store,
-	              PREP(call->store, "SELECT rds_id FROM rds_proxy_targets WHERE proxy_id = ?1 AND "
+	              RDS_PREP(call->store, "SELECT rds_id FROM rds_proxy_targets WHERE proxy_id = ?1 AND "
 	                                "type = 'TRACKED_CLUSTER'",
 	                   proxy_id),
 	              false, cls, err);
@@ -1107,7 +1060,7 @@ static int create_ep_impl(struct emu_call *call, json_t *in, json_t **out, struc
 			emu_err_set(err, ERR_RDS_DB_PROXY_ENDPOINT_EXISTS, "DBProxyEndpoint %s already exists.", name);
 		goto out;
 	}
-	if (count(call->store, PREP(call->store, "SELECT count(*) FROM rds_proxy_endpoints WHERE proxy_id = ?1", id), &n,
+	if (count(call->store, RDS_PREP(call->store, "SELECT count(*) FROM rds_proxy_endpoints WHERE proxy_id = ?1", id), &n,
 	          err) < 0)
 		goto out;
 	if (n >= ENDPOINT_MAX) {
@@ -1172,7 +1125,7 @@ static int describe_eps_impl(struct emu_call *call, json_t *in, json_t **out, st
 			json_array_append(proxies, proxy);
 		else
 			rc = rows(call->store,
-			          PREP(call->store, "SELECT doc FROM rds_proxies WHERE account = ?1 AND region = ?2 "
+			          RDS_PREP(call->store, "SELECT doc FROM rds_proxies WHERE account = ?1 AND region = ?2 "
 			                            "ORDER BY lower(name)",
 			               call->account, call->region),
 			          true, proxies, err);
@@ -1188,9 +1141,9 @@ static int describe_eps_impl(struct emu_call *call, json_t *in, json_t **out, st
 			json_array_append(all, doc);
 	} else if (rc == 0) {
 		rc = rows(call->store,
-		          proxy ? PREP(call->store, "SELECT doc FROM rds_proxy_endpoints WHERE proxy_id = ?1 ORDER BY lower(name)",
+		          proxy ? RDS_PREP(call->store, "SELECT doc FROM rds_proxy_endpoints WHERE proxy_id = ?1 ORDER BY lower(name)",
 		                       id)
-		                : PREP(call->store, "SELECT doc FROM rds_proxy_endpoints WHERE account = ?1 AND region = ?2 "
+		                : RDS_PREP(call->store, "SELECT doc FROM rds_proxy_endpoints WHERE account = ?1 AND region = ?2 "
 		                                    "ORDER BY lower(name)",
 		                       call->account, call->region),
 		          true, all, err);
@@ -1262,8 +1215,8 @@ static int delete_ep_impl(struct emu_call *call, json_t *in, json_t **out, struc
 	json_t *doc = NULL;
 	if (ep_load(call, in, "deleted", &doc, err) < 0)
 		return -1;
-	int rc = exec_st(call->store,
-	                 PREP(call->store, "DELETE FROM rds_proxy_endpoints WHERE arn = ?1",
+	int rc = rds_exec(call->store,
+	                 RDS_PREP(call->store, "DELETE FROM rds_proxy_endpoints WHERE arn = ?1",
 	                      in_str(doc, "DBProxyEndpointArn")),
 	                 err);
 	if (rc == 0)
@@ -1279,7 +1232,7 @@ static int delete_ep_impl(struct emu_call *call, json_t *in, json_t **out, struc
 
 int rds_proxy_arn(struct store *s, const char *account, const char *region, const char *name, char out[256])
 {
-	sqlite3_stmt *st = PREP(s, "SELECT arn FROM rds_proxies WHERE account = ?1 AND region = ?2 AND "
+	sqlite3_stmt *st = RDS_PREP(s, "SELECT arn FROM rds_proxies WHERE account = ?1 AND region = ?2 AND "
 	                           "lower(name) = lower(?3)",
 	                        account, region, name);
 	if (!st)
