@@ -623,42 +623,11 @@ static int describe_impl(struct emu_call *call, json_t *in, json_t **out, struct
 		*out = json_pack("{s:o}", "DBClusters", list);
 		return 0;
 	}
-	sqlite3_stmt *st = store_prep(call->store, "SELECT id, doc FROM rds_clusters WHERE account = ?1 AND region = ?2 "
-	                                           "AND id > coalesce(?3, '') ORDER BY id");
-	if (!st) {
-		json_decref(list);
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	}
-	store_bind_text(st, 1, call->account);
-	store_bind_text(st, 2, call->region);
-	store_bind_text(st, 3, in_str(in, "Marker"));
-	int rc;
-	char last[RDS_ID_MAX + 1] = "";
-	bool more = false;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *text = store_col_text(st, 1);
-		json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-		if (!doc || (json_is_array(filters) && !filters_match(filters, doc))) {
-			json_decref(doc);
-			continue;
-		}
-		if ((long long)json_array_size(list) == max) {
-			json_decref(doc);
-			more = true;
-			break;
-		}
-		snprintf(last, sizeof last, "%s", store_col_text(st, 0));
-		json_array_append_new(list, doc);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		json_decref(list);
-		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-	}
-	*out = json_pack("{s:o}", "DBClusters", list);
-	if (more)
-		json_object_set_new(*out, "Marker", json_string(last));
-	return 0;
+	return rds_page(call->store,
+	                RDS_PREP(call->store, "SELECT id, doc FROM rds_clusters WHERE account = ?1 AND region = ?2 "
+	                                      "AND id > coalesce(?3, '') ORDER BY id",
+	                         call->account, call->region, in_str(in, "Marker")),
+	                json_is_array(filters) ? filters_match : NULL, filters, max, "DBClusters", list, out, err);
 }
 
 /* ---- modify / failover / delete ---------------------------------------------------------- */

@@ -200,6 +200,42 @@ int rds_row_doc(struct store *s, sqlite3_stmt *st, char *key, size_t keyn, json_
 	return rc == SQLITE_ROW;
 }
 
+int rds_page(struct store *s, sqlite3_stmt *st, bool (*match)(json_t *filters, json_t *doc), json_t *filters,
+             long long max, const char *member, json_t *list, json_t **out, struct emu_err *err)
+{
+	if (!st) {
+		json_decref(list);
+		return emu_err_set(err, ERR_INTERNAL, "internal storage error");
+	}
+	int rc;
+	char last[RDS_ID_MAX + 1] = "";
+	bool more = false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *text = store_col_text(st, 1);
+		json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+		if (!doc || (match && !match(filters, doc))) {
+			json_decref(doc);
+			continue;
+		}
+		if ((long long)json_array_size(list) == max) {
+			json_decref(doc);
+			more = true;
+			break;
+		}
+		snprintf(last, sizeof last, "%s", store_col_text(st, 0) ? store_col_text(st, 0) : "");
+		json_array_append_new(list, doc);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		json_decref(list);
+		return store_fail(s, err);
+	}
+	*out = json_pack("{s:o}", member, list);
+	if (more)
+		json_object_set_new(*out, "Marker", json_string(last));
+	return 0;
+}
+
 int rds_merge_tags(json_t *doc, json_t *tags, struct emu_err *err)
 {
 	json_t *list = json_object_get(doc, "TagList");

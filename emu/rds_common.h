@@ -60,6 +60,12 @@ int rds_exec(struct store *s, sqlite3_stmt *st, struct emu_err *err);
  * *doc (a JSON object).  1 found, 0 none, -1 error. */
 int rds_row_doc(struct store *s, sqlite3_stmt *st, char *key, size_t keyn, json_t **doc, struct emu_err *err);
 
+/* A Describe page: the documents (column 1) of st's rows that match (all
+ * when match is NULL), at most max; the Marker is column 0 of the last one
+ * when more rows remain.  *out = {member: list, Marker?}; list is consumed. */
+int rds_page(struct store *s, sqlite3_stmt *st, bool (*match)(json_t *filters, json_t *doc), json_t *filters,
+             long long max, const char *member, json_t *list, json_t **out, struct emu_err *err);
+
 /* Merges a request TagList into doc's TagList (creates it). */
 int rds_merge_tags(json_t *doc, json_t *tags, struct emu_err *err);
 
