@@ -622,7 +622,7 @@ static void announce(void)
 	sqlite3_reset(st);
 	bool all = n > 0 && up == n;
 	if (!all) {
-		if (R.all_up || !R.since_ms)
+		if (R.all_up || n == 0) /* counting from when something was first missing */
 			R.since_ms = clock_mono_ms();
 		R.all_up = false;
 		return;

@@ -281,3 +281,23 @@ def test_restart_keeps_databases(server_factory, tmp_path):
     wait_available(rds, "keep")
     assert poll_login(host, port, "admin1", "secret-pw-1", "appdb").returncode == 0
     assert "reattached" in srv3.log_text()
+
+
+def test_server_that_cannot_start_is_failed(server, endpoint, rds):
+    # a fixture's setup SQL that the server rejects makes the first start fail, as a broken
+    # parameter group would in AWS: the instance is "failed", the server's error in rdsemu's log
+    H.load_fixtures(endpoint, {"rds": {"instances": [dict(PG, DBInstanceIdentifier="broken",
+                                                           InitSQL=["this is not sql"])]}})
+    deadline = time.time() + 60
+    status = None
+    while time.time() < deadline:
+        status = rds.describe_db_instances(DBInstanceIdentifier="broken")["DBInstances"][0]["DBInstanceStatus"]
+        if status != "creating":
+            break
+        time.sleep(0.5)
+    assert status == "failed"
+    assert "syntax error" in server.log_text(200000), "the server's own error is in rdsemu's log"
+    with pytest.raises(Exception) as ei:
+        rds.modify_db_instance(DBInstanceIdentifier="broken", DeletionProtection=True)
+    assert ei.value.response["Error"]["Code"] == "InvalidDBInstanceState"
+    rds.delete_db_instance(DBInstanceIdentifier="broken", SkipFinalSnapshot=True)
