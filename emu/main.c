@@ -241,7 +241,8 @@ static int serve(int argc, char **argv)
 		fprintf(stderr, "rdsemu: cannot set up the event loop\n");
 		goto out;
 	}
-	if (a.cfg.databases && (db_root_init(&a, &err) < 0 || runtime_init(a.loop, a.store, a.db_root, &err) < 0)) {
+	if ((a.cfg.databases && db_root_init(&a, &err) < 0) ||
+	    runtime_init(a.loop, a.store, a.cfg.databases ? a.db_root : NULL, &err) < 0) {
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;
 	}

@@ -31,6 +31,10 @@ void rds_endpoint_configure(const struct rds_endpoint_config *c)
 /* The reported address of a row. */
 static void report(const char *addr, const char *dns, char *address)
 {
+	/* bound to every interface (a container publishing its ports): clients
+	 * reach it as the loopback address */
+	if (strcmp(addr, "0.0.0.0") == 0)
+		addr = "127.0.0.1";
 	snprintf(address, RDS_ADDR_MAX, "%s", cfg.dns_names && *dns ? dns : addr);
 }
 

@@ -44,7 +44,9 @@
 #include "emu/util.h"
 #include "wire/forward.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -76,6 +78,7 @@ struct inst {
 	char account[16], region[32], id[64], cluster[64];
 	bool external;
 	struct fwd_backend ext;
+	char ext_tag[160];         /* the rdsemu:backend value ext was resolved from */
 	char srv[2][ID_CAP];       /* slot a, slot b ("" = none) */
 	int active;                /* slot of the primary */
 	bool active_known, failover, reboot, mark;
@@ -96,6 +99,7 @@ static struct {
 	struct store *store;
 	char root[512];
 	bool up, dirty;
+	bool servers;              /* the supervisor runs servers (else external instances only) */
 	bool all_up;               /* every instance available at the last sync */
 	long long since_ms;        /* when some instance was last seen not available */
 	struct srv *srvs;
@@ -452,7 +456,9 @@ static json_t *load_clusters(void)
 	return all;
 }
 
-static bool parse_backend_tag(json_t *doc, struct fwd_backend *b)
+/* rdsemu:backend=HOST:PORT; a host name (a compose service) is resolved
+ * once per tag value, not per sync. */
+static bool parse_backend_tag(json_t *doc, struct fwd_backend *b, char *seen, size_t seen_cap)
 {
 	size_t k;
 	json_t *t;
@@ -461,11 +467,23 @@ static bool parse_backend_tag(json_t *doc, struct fwd_backend *b)
 		const char *v = json_string_value(json_object_get(t, "Value"));
 		if (!key || strcmp(key, "rdsemu:backend") != 0 || !v)
 			continue;
+		if (strcmp(seen, v) == 0 && b->port > 0)
+			return true;
 		const char *colon = strrchr(v, ':');
 		memset(b, 0, sizeof *b);
-		if (!colon || colon == v || (size_t)(colon - v) >= sizeof b->host)
+		snprintf(seen, seen_cap, "%s", v);
+		char host[256];
+		if (!colon || colon == v || (size_t)(colon - v) >= sizeof host)
 			return false;
-		memcpy(b->host, v, (size_t)(colon - v));
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+		if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) {
+			log_warn("runtime", "rdsemu:backend %.200s: cannot resolve %s", v, host);
+			return false;
+		}
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, b->host, sizeof b->host);
+		freeaddrinfo(ai);
 		b->port = atoi(colon + 1);
 		return b->port > 0 && b->port <= 65535;
 	}
@@ -533,7 +551,7 @@ static void sync_instances(json_t *clusters)
 			}
 			i->mark = true;
 			snprintf(i->cluster, sizeof i->cluster, "%s", cl ? cl : "");
-			i->external = parse_backend_tag(doc, &i->ext);
+			i->external = parse_backend_tag(doc, &i->ext, i->ext_tag, sizeof i->ext_tag);
 			bool pg = eng->server == ENGINE_SERVER_POSTGRES;
 			i->aurora_mysql_reader = is_reader && !pg;
 			server_id(account, region, resid, 'a', i->srv[0]);
@@ -565,6 +583,8 @@ static void sync_instances(json_t *clusters)
 				}
 				i->reboot = false;
 			}
+			if (!R.servers && !i->external)
+				continue; /* control plane only */
 			if (i->external || i->aurora_mysql_reader) {
 				const char *want = implied_status(i, status);
 				if (want && strcmp(want, status) != 0)
@@ -865,24 +885,27 @@ static void hook_reboot(void *ctx, const char *account, const char *region, cons
 
 int runtime_init(struct loop *l, struct store *s, const char *data_root, struct emu_err *err)
 {
-	size_t rl = strlen(data_root);
+	size_t rl = data_root ? strlen(data_root) : 0;
 	if (rl >= sizeof R.root - 64)
 		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "database data dir path too long: %.200s", data_root);
 	memset(&R, 0, sizeof R);
 	R.loop = l;
 	R.store = s;
-	memcpy(R.root, data_root, rl + 1);
-	if (mkdir(data_root, 0755) < 0 && errno != EEXIST)
-		return emu_err_set(err, ERR_INTERNAL, "cannot create %s: %s", data_root, strerror(errno));
-	chmod(data_root, 0755); /* the servers' run user must traverse it */
+	if (data_root) {
+		memcpy(R.root, data_root, rl + 1);
+		if (mkdir(data_root, 0755) < 0 && errno != EEXIST)
+			return emu_err_set(err, ERR_INTERNAL, "cannot create %s: %s", data_root, strerror(errno));
+		chmod(data_root, 0755); /* the servers' run user must traverse it */
+		if (dbsup_init(l, err) < 0)
+			return -1;
+		R.servers = dbsup_available(DBSUP_POSTGRES) || dbsup_available(DBSUP_MARIADB);
+		if (!R.servers)
+			log_warn("runtime", "no PostgreSQL or MariaDB binaries: DB instances are control plane only");
+	}
 	static const struct rds_instance_hooks hooks = {
 		.start = hook_start, .stop = hook_stop, .reboot = hook_reboot};
-	if (dbsup_init(l, err) < 0)
-		return -1;
-	if (dbsup_available(DBSUP_POSTGRES) || dbsup_available(DBSUP_MARIADB))
+	if (R.servers)
 		rds_set_instance_hooks(&hooks);
-	else
-		log_warn("runtime", "no PostgreSQL or MariaDB binaries: DB instances are control plane only");
 	rds_set_change_hook(on_change, NULL);
 	R.up = true;
 	R.dirty = true;
@@ -918,8 +941,10 @@ void runtime_shutdown(void)
 		fwd_close(t->f);
 		free(t);
 	}
-	dbsup_stop_all();
-	dbsup_shutdown();
+	if (R.root[0]) {
+		dbsup_stop_all();
+		dbsup_shutdown();
+	}
 	for (struct srv *v = R.srvs, *n; v; v = n) {
 		n = v->next;
 		set_str(&v->known_pw, NULL);

@@ -23,8 +23,10 @@ struct loop;
 struct store;
 struct emu_err;
 
-/* data_root: where servers keep their data (<state-dir>/db, or a temp dir).
- * Without the supervisor's binaries instances stay control-plane only. */
+/* data_root: where servers keep their data (<state-dir>/db, or a temp dir);
+ * NULL = run no servers (--databases off): instances are control plane only,
+ * but endpoints of instances bound to existing servers (rdsemu:backend)
+ * still relay.  Without the supervisor's binaries it is as with NULL. */
 int runtime_init(struct loop *l, struct store *s, const char *data_root, struct emu_err *err);
 /* Reconciles if something changed since the last call (cheap otherwise);
  * force: reconcile anyway (the 1 s janitor, to follow server states). */

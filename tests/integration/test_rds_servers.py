@@ -301,3 +301,29 @@ def test_server_that_cannot_start_is_failed(server, endpoint, rds):
         rds.modify_db_instance(DBInstanceIdentifier="broken", DeletionProtection=True)
     assert ei.value.response["Error"]["Code"] == "InvalidDBInstanceState"
     rds.delete_db_instance(DBInstanceIdentifier="broken", SkipFinalSnapshot=True)
+
+
+def test_databases_off_binds_by_host_name(server_factory):
+    # one emulator runs a real PostgreSQL on 127.0.0.1 (fixed host mode); a second with
+    # --databases off (as in docker/compose.yaml) binds an instance to it by host name
+    base1, base2 = H.free_port(), H.free_port()
+    while abs(base2 - base1) < 4:
+        base2 = H.free_port()
+    first = server_factory(args=["--endpoint-host", "127.0.0.1", "--endpoint-port-base", str(base1)])
+    rds1 = H.make_client(first.endpoint, service="rds")
+    rds1.create_db_instance(DBInstanceIdentifier="real2", **PG)
+    d = wait_available(rds1, "real2")
+    assert (d["Endpoint"]["Address"], d["Endpoint"]["Port"]) == ("127.0.0.1", base1)
+    other = server_factory(args=["--databases", "off", "--endpoint-host", "127.0.0.1",
+                                 "--endpoint-port-base", str(base2)])
+    rds2 = H.make_client(other.endpoint, service="rds")
+    tag = {"Key": "rdsemu:backend", "Value": f"localhost:{base1}"}
+    e = rds2.create_db_instance(DBInstanceIdentifier="bound2", Tags=[tag], **PG)["DBInstance"]
+    assert (e["Endpoint"]["Address"], e["Endpoint"]["Port"]) == ("127.0.0.1", base2)
+    assert e["DBInstanceStatus"] == "available"  # nothing to start
+    r = poll_login("127.0.0.1", base2, "admin1", "secret-pw-1", "appdb")
+    assert r.returncode == 0, r.stderr
+    # an instance of its own is control plane only: its endpoint accepts nothing
+    o = rds2.create_db_instance(DBInstanceIdentifier="plain", **PG)["DBInstance"]
+    assert o["DBInstanceStatus"] == "available"
+    assert refused("127.0.0.1", o["Endpoint"]["Port"])
