@@ -291,6 +291,7 @@ static int load_rds(struct store *s, const struct fixture_defaults *d, json_t *r
 			return rds_fail(err, "clusters", i);
 	}
 	json_array_foreach(json_object_get(rds, "instances"), i, e) {
+		out = NULL;
 		json_t *req = json_deep_copy(e);
 		json_t *init = json_incref(json_object_get(req, "InitSQL"));
 		json_object_del(req, "InitSQL");
@@ -308,6 +309,7 @@ static int load_rds(struct store *s, const struct fixture_defaults *d, json_t *r
 			return rds_fail(err, "instances", i);
 	}
 	json_array_foreach(json_object_get(rds, "proxies"), i, e) {
+		out = NULL;
 		json_t *req = json_deep_copy(e);
 		json_t *targets = json_incref(json_object_get(req, "Targets"));
 		json_t *endpoints = json_incref(json_object_get(req, "Endpoints"));

@@ -21,7 +21,9 @@ static long long rows(struct store *s)
 	long long n = -1;
 	if (sqlite3_prepare_v2(store_db(s),
 	                       "SELECT (SELECT count(*) FROM secrets) + (SELECT count(*) FROM lambdas) +"
-	                       " (SELECT count(*) FROM access_keys)",
+	                       " (SELECT count(*) FROM access_keys) + (SELECT count(*) FROM rds_instances) +"
+	                       " (SELECT count(*) FROM rds_clusters) + (SELECT count(*) FROM rds_proxies) +"
+	                       " (SELECT count(*) FROM rds_endpoints)",
 	                       -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int64(st, 0);
