@@ -951,6 +951,42 @@ static const char *member_role(struct emu_call *call, const char *cluster, const
 	return role;
 }
 
+/* A tracked cluster's instance targets are its members now, not those of
+ * the time it was registered: instances that joined later appear, deleted
+ * ones go (the rows stored at registration are replaced in the answer). */
+static void expand_tracked(struct emu_call *call, json_t *all)
+{
+	size_t n = json_array_size(all);
+	for (size_t i = 0; i < n; i++) {
+		json_t *t = json_array_get(all, i);
+		if (strcmp(str_or(t, "Type", ""), "TRACKED_CLUSTER") != 0)
+			continue;
+		const char *cid = str_or(t, "TrackedClusterId", "");
+		for (size_t j = json_array_size(all); j-- > 0;) {
+			json_t *o = json_array_get(all, j);
+			if (strcmp(str_or(o, "Type", ""), "RDS_INSTANCE") == 0 && strcmp(str_or(o, "TrackedClusterId", ""), cid) == 0) {
+				json_array_remove(all, j);
+				if (j < i) {
+					i--;
+					n--;
+				}
+			}
+		}
+		n = json_array_size(all);
+		json_t *cl = NULL, *m;
+		struct emu_err e = {0};
+		size_t k;
+		if (db_load(call, true, cid, &cl, &e) > 0)
+			json_array_foreach(json_object_get(cl, "DBClusterMembers"), k, m) {
+				json_t *inst = NULL;
+				if (db_load(call, false, in_str(m, "DBInstanceIdentifier"), &inst, &e) > 0)
+					json_array_append_new(all, instance_target(inst, "UNKNOWN", cid));
+				json_decref(inst);
+			}
+		json_decref(cl);
+	}
+}
+
 static int describe_targets_impl(struct emu_call *call, json_t *in, json_t **out, struct emu_err *err)
 {
 	char id[RID_MAX];
@@ -965,6 +1001,8 @@ static int describe_targets_impl(struct emu_call *call, json_t *in, json_t **out
 		                            "ORDER BY type DESC, rds_id",
 		               id, in_str(tg, "TargetGroupName")),
 		          true, all, err);
+	if (rc == 0)
+		expand_tracked(call, all);
 	size_t i;
 	json_array_foreach(all, i, t) {
 		if (rc < 0 || strcmp(str_or(t, "Type", ""), "RDS_INSTANCE") != 0)

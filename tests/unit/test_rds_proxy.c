@@ -549,6 +549,16 @@ static void test_cluster_targets(void)
 	is_str(role_of(list, "r1"), "READ_WRITE", "new writer READ_WRITE");
 	json_decref(out);
 
+	/* Membership is tracked: a member added after registration is a target. */
+	sql(MEMBER("r2", "3") "UPDATE rds_clusters SET doc = json_insert(doc, '$.DBClusterMembers[#]', "
+	    "json('{\"DBInstanceIdentifier\":\"r2\",\"IsClusterWriter\":false}')) WHERE id = 'cl1'");
+	out = must(rds_describe_db_proxy_targets, "{\"DBProxyName\":\"c1\"}", "after a member joined");
+	list = json_object_get(out, "Targets");
+	is_int(json_array_size(list), 4, "tracked cluster + 3 members");
+	is_str(role_of(list, "r2"), "READ_ONLY", "the new reader is a READ_ONLY target");
+	json_decref(out);
+	sql("UPDATE rds_clusters SET doc = json_remove(doc, '$.DBClusterMembers[2]') WHERE id = 'cl1'");
+
 	out = must(rds_create_db_proxy_endpoint,
 	           "{\"DBProxyName\":\"c1\",\"DBProxyEndpointName\":\"ro\",\"TargetRole\":\"READ_ONLY\"," SUBNETS "}",
 	           "READ_ONLY endpoint on an Aurora cluster with a reader");
