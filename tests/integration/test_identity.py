@@ -263,3 +263,33 @@ def test_cross_account_through_resource_policy(endpoint, admin):
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         sm_b.get_secret_value(SecretId="shared/db")
     assert code_msg(ei)[0] in ("ResourceNotFoundException", "AccessDeniedException")
+
+
+def test_rds_operations_are_authorized_per_resource(endpoint, admin):
+    # a role that may describe everything but change only the proxy named ops-proxy and the
+    # cluster named ops-cluster: proxies are authorized on their prx-... ARN, clusters on theirs
+    rds = H.make_client(endpoint, service="rds")
+    p = rds.create_db_proxy(DBProxyName="ops-proxy", EngineFamily="POSTGRESQL", RoleArn="arn:aws:iam::%s:role/x" % ACCT,
+                            VpcSubnetIds=["subnet-a", "subnet-b"], DefaultAuthScheme="IAM_AUTH")["DBProxy"]
+    rds.create_db_proxy(DBProxyName="other-proxy", EngineFamily="POSTGRESQL", RoleArn="arn:aws:iam::%s:role/x" % ACCT,
+                        VpcSubnetIds=["subnet-a", "subnet-b"], DefaultAuthScheme="IAM_AUTH")
+    role = lambda_role(admin, name="rds-operator", policy=doc(
+        allow(["rds:Describe*"]),
+        allow("rds:ModifyDBProxy", p["DBProxyArn"]),
+        allow(["rds:CreateDBCluster", "rds:ModifyDBCluster"], "arn:aws:rds:*:*:cluster:ops-cluster")))
+    creds = admin["sts"].assume_role(RoleArn=role["Arn"], RoleSessionName="ops")["Credentials"]
+    ops = client_for(endpoint, creds, service="rds")
+    assert len(ops.describe_db_proxies()["DBProxies"]) == 2
+    assert ops.modify_db_proxy(DBProxyName="ops-proxy", DebugLogging=True)["DBProxy"]["DebugLogging"] is True
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ops.modify_db_proxy(DBProxyName="other-proxy", DebugLogging=True)
+    assert ei.value.response["Error"]["Code"] == "AccessDenied"
+    ops.create_db_cluster(DBClusterIdentifier="ops-cluster", Engine="aurora-postgresql", MasterUsername="a",
+                          MasterUserPassword="secret123")
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ops.create_db_cluster(DBClusterIdentifier="elsewhere", Engine="aurora-postgresql", MasterUsername="a",
+                              MasterUserPassword="secret123")
+    assert ei.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        ops.delete_db_proxy(DBProxyName="ops-proxy")
+    assert ei.value.response["Error"]["Code"] == "AccessDenied"
