@@ -9,6 +9,7 @@
  *   GET  /_rdsemu/audit                the newest 1000 audit events, CloudTrail records as JSON lines
  *   GET  /_rdsemu/clock                {"now":..., "offset_seconds":...}
  *   POST /_rdsemu/clock                {"offset_seconds": N} or {"advance_seconds": N}
+ *   GET  /_rdsemu/ca.pem               the local CA certificate (PEM) the database endpoints' TLS chains to
  *   POST /moto-api/reset               moto's reset (answers {"status": "ok"})
  *   POST /_localstack/state/reset      LocalStack's reset (also .../state/<service>/reset)
  *   GET  /_localstack/health           LocalStack-shaped health
@@ -22,6 +23,7 @@
 #include "emu/log.h"
 #include "emu/store.h"
 #include "emu/util.h"
+#include "wire/tls.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -162,6 +164,16 @@ void admin_handle(struct http_env *env, const char *method, const char *path, co
 		char iso[25];
 		clock_fmt_iso(clock_now(), iso);
 		put_json(out, json_pack("{s:f,s:s,s:f}", "now", clock_now(), "now_iso", iso, "offset_seconds", clock_offset()));
+		return;
+	}
+	if (strcmp(path, "/_rdsemu/ca.pem") == 0) {
+		if (!get)
+			goto method;
+		if (!tls_ca_pem()) {
+			fail(out, status, 404, "ResourceNotFoundException", "no local CA: TLS is not initialised");
+			return;
+		}
+		buf_puts(out, tls_ca_pem()); /* http.c: Content-Type application/x-pem-file for this path */
 		return;
 	}
 	fail(out, status, 404, "ResourceNotFoundException", "no such admin endpoint");

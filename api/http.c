@@ -618,7 +618,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		size_t len;
 		char *s = buf_steal(&out, &len);
 		log_req(r, method, path, NULL, status, NULL);
-		return send_resp(c, r, status, "application/json", s, len) ? MHD_YES : MHD_NO;
+		const char *type = status == 200 && strcmp(path, "/_rdsemu/ca.pem") == 0 ? "application/x-pem-file"
+		                                                                        : "application/json";
+		return send_resp(c, r, status, type, s, len) ? MHD_YES : MHD_NO;
 	}
 
 	struct hdr_collect hc;

@@ -120,3 +120,30 @@ int tokencheck_explain(struct store *s, const struct emu_config *cfg, json_t *re
 	*out = o;
 	return 0;
 }
+
+int tokencheck_login(struct store *s, const struct emu_config *cfg, const struct tokencheck_login_req *q,
+                     char *principal, size_t principal_cap, struct emu_err *err)
+{
+	struct lookup_ctx lc = {.store = s, .cfg = cfg};
+	struct token_expect ex = {
+		.db_user = q->user,
+		.region = q->region,
+		.hosts = q->hosts,
+		.n_hosts = q->n_hosts,
+		.port = q->port,
+		.now = clock_wall(),
+		.future_skew_s = TOKEN_FUTURE_SKEW,
+	};
+	struct token_result r;
+	int rc = token_verify(q->token, q->token_len, &ex, lookup, &lc, &r);
+	OPENSSL_cleanse(lc.session, sizeof lc.session);
+	if (principal)
+		snprintf(principal, principal_cap, "%s", r.principal_arn);
+	if (rc != 0)
+		return emu_err_set(err, ERR_ACCESS_DENIED, "%s (token %s)", r.reason, r.fingerprint);
+	char arn[1024];
+	token_resource_arn(ex.region, r.account, q->resource_id, r.db_user, arn, sizeof arn);
+	struct emu_call call = {.store = s, .account = r.account, .region = ex.region, .principal_arn = r.principal_arn,
+	                        .user_id = lc.user_id, .access_key_id = r.access_key_id, .now = clock_now()};
+	return authz_check(&call, "rds-db:connect", arn, NULL, NULL, err);
+}

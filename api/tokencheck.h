@@ -20,4 +20,20 @@ struct store;
  * explained, the token itself never echoed. */
 int tokencheck_explain(struct store *s, const struct emu_config *cfg, json_t *req, json_t **out, struct emu_err *err);
 
+/* A database login with a token (the proxy and instance front-ends): the
+ * whole verification of wire/token.c, then rds-db:connect on
+ * arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER.  0 accepted;
+ * -1 with err (the reason, never the token) otherwise.  principal gets the
+ * caller's ARN when the key was found (for the audit trail). */
+struct tokencheck_login_req {
+	const char *token;
+	size_t token_len;
+	const char *user, *region, *resource_id;
+	const char *const *hosts; /* endpoint names the token may be made for */
+	size_t n_hosts;
+	int port;
+};
+int tokencheck_login(struct store *s, const struct emu_config *cfg, const struct tokencheck_login_req *q,
+                     char *principal, size_t principal_cap, struct emu_err *err);
+
 #endif

@@ -22,10 +22,14 @@
 #include "emu/store.h"
 #include "emu/sts.h"
 #include "emu/util.h"
+#include "api/tokencheck.h"
+#include "wire/pgproxy.h"
 #include "wire/runtime.h"
+#include "wire/tls.h"
 #include "wire/token.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <limits.h>
 #include <ftw.h>
 #include <signal.h>
@@ -129,6 +133,65 @@ static long long flush_audit(struct loop *l, void *ud)
 	audit_flush(a->store);
 	runtime_sync(false);
 	return -1;
+}
+
+/* ---- the proxy data plane's hooks (wire/ reaches api/ and emu/ through these) ---- */
+
+static int proxy_verify_token(void *ud, const struct pgproxy_token *t, char *principal, size_t cap,
+                              struct emu_err *err)
+{
+	struct app *a = ud;
+	struct tokencheck_login_req q = {.token = t->token, .token_len = t->len, .user = t->user, .region = t->region,
+	                                 .resource_id = t->resource_id, .hosts = t->hosts, .n_hosts = t->n_hosts,
+	                                 .port = t->port};
+	return tokencheck_login(a->store, &a->cfg, &q, principal, cap, err);
+}
+
+/* The proxy reads its secrets as its role (an assumed-role session of the
+ * proxy's RoleArn): the role's policies, the secret's resource policy and
+ * the KMS key's rules apply, as for the real service. */
+static int proxy_read_secret(void *ud, const char *account, const char *region, const char *role_arn,
+                             const char *secret_arn, char **value, char *version, struct emu_err *err)
+{
+	struct app *a = ud;
+	const char *role = strstr(role_arn ? role_arn : "", ":role/");
+	const char *name = role ? strrchr(role, '/') + 1 : NULL;
+	if (!name || !*name)
+		return emu_err_set(err, ERR_ACCESS_DENIED, "the proxy has no role");
+	char principal[600], rid[37];
+	snprintf(principal, sizeof principal, "arn:aws:sts::%s:assumed-role/%.128s/rdsemu-proxy", account, name);
+	util_request_id(rid);
+	struct emu_call call = {.store = a->store, .account = account, .region = region, .principal_arn = principal,
+	                        .user_id = account, .request_id = rid, .now = clock_now(),
+	                        .action = "secretsmanager:GetSecretValue"};
+	json_t *in = json_pack("{s:s}", "SecretId", secret_arn), *out = NULL;
+	int rc = sm_get_secret_value(&call, in, &out, err);
+	json_decref(in);
+	const char *v = json_string_value(json_object_get(out, "SecretString"));
+	if (rc == 0 && !v)
+		rc = emu_err_set(err, ERR_VALIDATION, "the secret has no SecretString");
+	if (rc == 0) {
+		*value = util_strdup(v);
+		snprintf(version, 96, "%s", json_string_value(json_object_get(out, "VersionId")));
+	}
+	if (v)
+		OPENSSL_cleanse((char *)v, strlen(v));
+	json_decref(out);
+	return rc;
+}
+
+static void proxy_audit(void *ud, const char *account, const char *region, const char *proxy, const char *user,
+                        const char *source, const char *principal, bool ok, const char *reason)
+{
+	(void)ud;
+	char resource[300];
+	snprintf(resource, sizeof resource, "%s/%s", proxy, user);
+	struct audit_event ev = {.time = clock_wall(), .event_source = "rds-db.amazonaws.com", .event_name = "connect",
+	                         .account = account, .region = region, .principal_arn = principal && *principal ? principal : NULL,
+	                         .resource_type = "AWS::RDS::DBProxy", .resource = resource, .source_ip = source,
+	                         .decision = ok ? "Allow" : "Deny", .error_code = ok ? NULL : "AccessDenied",
+	                         .reason = reason};
+	audit_record(&ev);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -246,6 +309,13 @@ static int serve(int argc, char **argv)
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;
 	}
+	if (tls_init(a.cfg.ephemeral ? NULL : a.cfg.state_dir, &err) < 0 || pgproxy_init(a.loop, a.store) < 0) {
+		fprintf(stderr, "rdsemu: %s\n", err.msg);
+		goto out;
+	}
+	pgproxy_set_hooks(&(struct pgproxy_hooks){.verify_token = proxy_verify_token, .read_secret = proxy_read_secret,
+	                                          .audit = proxy_audit, .ud = &a});
+	runtime_enable_proxies();
 	rds_endpoint_configure(&(struct rds_endpoint_config){
 		.dns_names = a.cfg.endpoint_dns,
 		.fixed_host = a.cfg.endpoint_host[0] ? a.cfg.endpoint_host : NULL,
@@ -296,6 +366,8 @@ static int serve(int argc, char **argv)
 	status = 0;
 out:
 	runtime_shutdown(); /* runs the loop while servers stop: before the HTTP server goes */
+	pgproxy_shutdown();
+	tls_shutdown();
 	rotation_shutdown();
 	http_stop(a.http);
 	if (a.db_root_temp)

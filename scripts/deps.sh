@@ -39,7 +39,7 @@ rdsemu_deps() {
 		rdsemu_apt_install "${build[@]}" "${extra[@]}"
 		;;
 	test)
-		local extra=(python3 python3-pytest)
+		local extra=(python3 python3-pytest python3-psycopg2)
 		python3 -c 'import boto3' >/dev/null 2>&1 || extra+=(python3-boto3)
 		command -v aws >/dev/null 2>&1 || extra+=(awscli)
 		command -v npm >/dev/null 2>&1 || extra+=(nodejs npm)

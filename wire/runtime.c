@@ -43,6 +43,7 @@
 #include "emu/store.h"
 #include "emu/util.h"
 #include "wire/forward.h"
+#include "wire/pgproxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,6 +80,7 @@ struct inst {
 	bool external;
 	struct fwd_backend ext;
 	char ext_tag[160];         /* the rdsemu:backend value ext was resolved from */
+	int max_conn;              /* the server's max_connections (0 = its default, 100) */
 	char srv[2][ID_CAP];       /* slot a, slot b ("" = none) */
 	int active;                /* slot of the primary */
 	bool active_known, failover, reboot, mark;
@@ -91,6 +93,7 @@ struct lst {
 	int port;
 	unsigned rr;               /* reader round robin */
 	struct fwd_listener *f;
+	struct pgproxy_listener *pg; /* proxy endpoints (PostgreSQL family) */
 	bool mark, warned;
 };
 
@@ -100,6 +103,7 @@ static struct {
 	char root[512];
 	bool up, dirty;
 	bool servers;              /* the supervisor runs servers (else external instances only) */
+	bool proxies;              /* proxy endpoints listen (the PostgreSQL front-end is set up) */
 	bool all_up;               /* every instance available at the last sync */
 	long long since_ms;        /* when some instance was last seen not available */
 	struct srv *srvs;
@@ -376,6 +380,7 @@ static void ensure_server(const struct want *w, const char *id, enum role role, 
 			log_warn("runtime", "%s: promote %s failed: %s", v->inst, id, err.msg);
 		else
 			v->promoting = true;
+		pgproxy_topology_changed();
 	} else if (role == ROLE_STANDBY && (standby == 0 || strcmp(v->following, primary) != 0) && srv_is_primary(p)) {
 		struct dbsup_spec spec = {.engine = w->engine, .id = id, .data_root = R.root, .listen_addr = "",
 		                          .port = 5432, .master_user = w->user, .master_password = w->password,
@@ -569,6 +574,7 @@ static void sync_instances(json_t *clusters)
 				struct srv *other = srv_find(i->srv[1 - i->active]);
 				if (srv_ready(other)) {
 					i->active = 1 - i->active;
+					pgproxy_topology_changed();
 					log_info("runtime", "%s/%s: failing over to %s", region, id, i->srv[i->active]);
 				}
 			}
@@ -602,6 +608,7 @@ static void sync_instances(json_t *clusters)
 				w.user = json_string_value(json_object_get(c, "user"));
 				w.db = json_string_value(json_object_get(c, "db"));
 			}
+			i->max_conn = w.max_conn ? w.max_conn : 100;
 			if (!w.user || !w.password)
 				continue;
 			char *setup = join_sql(json_string_value(json_object_get(row, "init")));
@@ -794,8 +801,15 @@ static int resolve(void *ud, struct fwd_backend *out)
 
 static void sync_listeners(void)
 {
-	sqlite3_stmt *st = store_prep(R.store, "SELECT kind, account, region, owner, addr, port FROM rds_endpoints "
-	                                       "WHERE kind IN ('instance', 'cluster', 'cluster-ro')");
+	/* proxy endpoints listen when their proxy's family has a front-end (PostgreSQL) */
+	sqlite3_stmt *st = store_prep(R.store, "SELECT kind, account, region, owner, addr, port, dns FROM rds_endpoints e "
+	                                       "WHERE kind IN ('instance', 'cluster', 'cluster-ro') "
+	                                       "OR (kind = 'proxy' AND EXISTS (SELECT 1 FROM rds_proxies p "
+	                                       "WHERE p.proxy_id = e.owner AND json_extract(p.doc, '$.EngineFamily') = "
+	                                       "'POSTGRESQL')) "
+	                                       "OR (kind = 'proxy-endpoint' AND EXISTS (SELECT 1 FROM rds_proxy_endpoints "
+	                                       "x JOIN rds_proxies p USING (proxy_id) WHERE x.arn LIKE '%:' || e.owner "
+	                                       "AND json_extract(p.doc, '$.EngineFamily') = 'POSTGRESQL'))");
 	if (!st)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -823,15 +837,23 @@ static void sync_listeners(void)
 			R.lsts = t;
 		}
 		t->mark = true;
-		if (!t->f) {
+		bool proxy = strncmp(kind, "proxy", 5) == 0;
+		if (!t->f && !t->pg) {
 			struct emu_err err;
 			emu_err_clear(&err);
-			t->f = fwd_listen(R.loop, addr, port, resolve, t, &err);
-			if (t->f)
+			if (proxy)
+				t->pg = R.proxies ? pgproxy_listen(addr, port, store_col_text(st, 6), account, region, kind, owner,
+				                                   &err)
+				                  : NULL;
+			else
+				t->f = fwd_listen(R.loop, addr, port, resolve, t, &err);
+			if (!R.proxies && proxy)
+				continue;
+			if (t->f || t->pg)
 				log_info("runtime", "%s endpoint %s/%s listening on %s:%d", kind, region, owner, addr, port);
 			else if (!t->warned)
 				log_warn("runtime", "%s endpoint %s/%s: %s", kind, region, owner, err.msg);
-			t->warned = !t->f;
+			t->warned = !t->f && !t->pg;
 		}
 	}
 	sqlite3_reset(st);
@@ -843,9 +865,27 @@ static void sync_listeners(void)
 			continue;
 		}
 		fwd_close(t->f);
+		pgproxy_close(t->pg);
 		*pt = t->next;
 		free(t);
 	}
+}
+
+int runtime_instance_backend(const char *account, const char *region, const char *id, struct fwd_backend *out,
+                             int *max_conn)
+{
+	struct inst *i = inst_find(account, region, id);
+	*max_conn = 0;
+	if (!i || resolve_instance(i, out) < 0)
+		return -1;
+	*max_conn = i->max_conn;
+	return 0;
+}
+
+void runtime_enable_proxies(void)
+{
+	R.proxies = true;
+	R.dirty = true;
 }
 
 /* ---- hooks from the RDS domain ------------------------------------------------------------ */
@@ -939,6 +979,7 @@ void runtime_shutdown(void)
 	for (struct lst *t = R.lsts, *n; t; t = n) {
 		n = t->next;
 		fwd_close(t->f);
+		pgproxy_close(t->pg);
 		free(t);
 	}
 	if (R.root[0]) {

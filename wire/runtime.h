@@ -31,6 +31,16 @@ int runtime_init(struct loop *l, struct store *s, const char *data_root, struct 
 /* Reconciles if something changed since the last call (cheap otherwise);
  * force: reconcile anyway (the 1 s janitor, to follow server states). */
 void runtime_sync(bool force);
+struct fwd_backend;
+/* Where instance id's server takes connections now (its primary's socket,
+ * or the existing server it is bound to) and its max_connections.  0, or
+ * -1 when it has none running. */
+int runtime_instance_backend(const char *account, const char *region, const char *id, struct fwd_backend *out,
+                             int *max_conn);
+/* Proxy endpoints of the PostgreSQL family get listeners (wire/pgproxy.c,
+ * once main.c has wired its hooks). */
+void runtime_enable_proxies(void);
+
 /* At exit: closes listeners, stops every server (blocking, bounded). */
 void runtime_shutdown(void);
 

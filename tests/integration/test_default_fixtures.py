@@ -72,6 +72,32 @@ def test_default_fixtures_databases(server_factory):
                             "-p" + d["password"], "-N", "-B", "-e", "select current_user()", d["dbname"]],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and r.stdout.strip().startswith("app_user@"), r.stderr
+    # pattern B: the secret's password through the proxy (TLS required); pattern A: an IAM token
+    # made with the pattern A Lambda role's credentials, through the proxy over TLS
+    if psql:
+        r = subprocess.run([psql, "-X", "-At", f"host={b['host']} port={b['port']} user={b['username']} "
+                            f"dbname={b['dbname']} sslmode=require", "-c", "select current_user"],
+                           env=dict(H.clean_env(), PGPASSWORD=b["password"]), capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "app_user", r.stderr
+        sts = H.make_client(srv.endpoint, service="sts")
+        cr = sts.assume_role(RoleArn="arn:aws:iam::%s:role/rdsemu-lambda-patternA" % H.ACCOUNT,
+                             RoleSessionName="fn")["Credentials"]
+        role_rds = H.make_client(srv.endpoint, service="rds", key=cr["AccessKeyId"], secret=cr["SecretAccessKey"],
+                                 token=cr["SessionToken"])
+        tok = role_rds.generate_db_auth_token(DBHostname=proxy["Endpoint"], Port=5432, DBUsername="lambda_iam",
+                                              Region="us-east-1")
+        r = subprocess.run([psql, "-X", "-At", f"host={proxy['Endpoint']} port=5432 user=lambda_iam dbname=appdb "
+                            "sslmode=require", "-c", "select current_user"],
+                           env=dict(H.clean_env(), PGPASSWORD=tok), capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "lambda_iam", r.stderr
+        # the same role may not log in as another user
+        tok = role_rds.generate_db_auth_token(DBHostname=proxy["Endpoint"], Port=5432, DBUsername="app_user",
+                                              Region="us-east-1")
+        r = subprocess.run([psql, "-X", "-At", f"host={proxy['Endpoint']} port=5432 user=app_user dbname=appdb "
+                            "sslmode=require", "-c", "select 1"],
+                           env=dict(H.clean_env(), PGPASSWORD=tok), capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0
     # the connect notes are printed once everything is up
     deadline = time.time() + 10
     while "How to connect" not in srv.log_text() and time.time() < deadline:

@@ -1,0 +1,282 @@
+"""The RDS Proxy data plane for PostgreSQL, with psql: secret logins (SCRAM and MD5 challenges
+against the secret's password), IAM token logins over TLS (tokens from boto3 and the AWS CLI,
+rds-db:connect evaluated), RequireTLS, TLS verify-full against rdsemu's CA, the start-up checks and
+errors of aws-behaviour.md 3.4/3.9, transaction-level pooling (many clients, few backends),
+pinning, and the borrow timeout."""
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+import helpers as H
+
+PSQL = shutil.which("psql")
+pytestmark = pytest.mark.skipif(not PSQL, reason="needs psql")
+
+ACCT = H.ACCOUNT
+
+
+def fixture_doc(require_tls=False, client_auth="POSTGRES_SCRAM_SHA_256"):
+    role_policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": "arn:aws:secretsmanager:us-east-1:%s:secret:px/*" % ACCT}]}
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    return {
+        "iam": {"roles": [{"RoleName": "px-role", "AssumeRolePolicyDocument": trust,
+                           "Policies": [{"PolicyName": "read", "PolicyDocument": role_policy}]}]},
+        "secrets": [
+            {"Name": "px/app", "SecretString": '{"username":"app_user","password":"app-pw-1"}'},
+            {"Name": "px/iam", "SecretString": '{"username":"iam_user","password":"iam-db-pw-1"}'},
+            {"Name": "other/unreadable", "SecretString": '{"username":"ghost","password":"ghost-pw-1"}'},
+        ],
+        "rds": {
+            "instances": [{"DBInstanceIdentifier": "pxdb", "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
+                           "MasterUsername": "master", "MasterUserPassword": "master-pw-1", "DBName": "appdb",
+                           "InitSQL": ["CREATE USER app_user PASSWORD 'app-pw-1'",
+                                       "CREATE USER iam_user PASSWORD 'iam-db-pw-1'",
+                                       "CREATE USER ghost PASSWORD 'ghost-pw-1'",
+                                       "GRANT ALL ON DATABASE appdb TO app_user, iam_user",
+                                       "GRANT ALL ON SCHEMA public TO app_user"]}],
+            "proxies": [{"DBProxyName": "px", "EngineFamily": "POSTGRESQL",
+                         "RoleArn": "arn:aws:iam::%s:role/px-role" % ACCT,
+                         "VpcSubnetIds": ["subnet-a", "subnet-b"], "RequireTLS": require_tls,
+                         "Auth": [{"AuthScheme": "SECRETS", "SecretArn": "px/app", "IAMAuth": "DISABLED",
+                                   "ClientPasswordAuthType": client_auth},
+                                  {"AuthScheme": "SECRETS", "SecretArn": "px/iam", "IAMAuth": "REQUIRED"},
+                                  {"AuthScheme": "SECRETS", "SecretArn": "other/unreadable", "IAMAuth": "DISABLED"}],
+                         "Targets": {"DBInstanceIdentifiers": ["pxdb"]}}]},
+    }
+
+
+@pytest.fixture
+def proxy(endpoint):
+    H.load_fixtures(endpoint, fixture_doc())
+    rds = H.make_client(endpoint, service="rds")
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="pxdb",
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    p = rds.describe_db_proxies(DBProxyName="px")["DBProxies"][0]
+    inst = rds.describe_db_instances(DBInstanceIdentifier="pxdb")["DBInstances"][0]
+    return {"host": p["Endpoint"], "port": 5432, "rds": rds, "instance": inst["Endpoint"]}
+
+
+def psql(host, port, user, password, sql, sslmode="disable", extra_env=None, db="appdb", extra_conn=""):
+    env = dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="10", PGAPPNAME="pytest")
+    env.pop("PGOPTIONS", None)
+    env.update(extra_env or {})
+    conn = f"host={host} port={port} user={user} dbname={db} sslmode={sslmode} {extra_conn}"
+    return subprocess.run([PSQL, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", conn, "-c", sql], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_secret_login_scram(proxy):
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select current_user, 40 + 2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "app_user|42"
+
+
+def test_secret_login_errors(proxy):
+    r = psql(proxy["host"], 5432, "app_user", "wrong-pw", "select 1")
+    assert r.returncode != 0
+    assert "The password that was provided for the role app_user is wrong." in r.stderr
+    r = psql(proxy["host"], 5432, "nobody", "x", "select 1")
+    assert "This RDS proxy has no credentials for the role nobody." in r.stderr
+    # a secret the proxy's role may not read is as good as no secret
+    r = psql(proxy["host"], 5432, "ghost", "ghost-pw-1", "select 1")
+    assert "This RDS proxy has no credentials for the role ghost." in r.stderr
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1", extra_env={"PGOPTIONS": "-c work_mem=1MB"})
+    assert "RDS Proxy currently doesn\u2019t support command-line options." in r.stderr
+
+
+def test_iam_token_login(proxy, endpoint):
+    rds = proxy["rds"]
+    token = rds.generate_db_auth_token(DBHostname=proxy["host"], Port=5432, DBUsername="iam_user",
+                                       Region="us-east-1")
+    r = psql(proxy["host"], 5432, "iam_user", token, "select current_user", sslmode="require")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "iam_user"
+    # without TLS the proxy refuses to take a token at all
+    r = psql(proxy["host"], 5432, "iam_user", token, "select 1", sslmode="disable")
+    assert "IAM authentication is allowed only with SSL connections." in r.stderr
+    # a token for another user, or the database password, fails as AWS says
+    other = rds.generate_db_auth_token(DBHostname=proxy["host"], Port=5432, DBUsername="app_user",
+                                       Region="us-east-1")
+    for bad in (other, "iam-db-pw-1"):
+        r = psql(proxy["host"], 5432, "iam_user", bad, "select 1", sslmode="require")
+        assert ("The IAM authentication failed for the role iam_user. Check the IAM token for this role and "
+                "try again.") in r.stderr
+    # the AWS CLI's token works too
+    cli = H.run_cli(endpoint, ["rds", "generate-db-auth-token", "--hostname", proxy["host"], "--port", "5432",
+                               "--username", "iam_user"], ) if H.aws_cli_command() else None
+    if cli is not None:
+        assert cli.rc == 0, cli
+        r = psql(proxy["host"], 5432, "iam_user", cli.stdout.strip(), "select 1", sslmode="require")
+        assert r.returncode == 0, r.stderr
+
+
+def test_require_tls_and_verify_full(proxy, endpoint, tmp_path):
+    rds = proxy["rds"]
+    rds.modify_db_proxy(DBProxyName="px", RequireTLS=True)
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1", sslmode="disable")
+    assert "This RDS Proxy requires TLS connections" in r.stderr
+    status, body = H.http_get(endpoint + "/_rdsemu/ca.pem")
+    assert status == 200 and b"BEGIN CERTIFICATE" in body
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(body)
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select ssl from pg_stat_ssl where pid = pg_backend_pid()",
+             sslmode="verify-full", extra_conn=f"sslrootcert={ca}")
+    assert r.returncode == 0, r.stderr
+
+
+def test_pooling_many_clients_few_backends(proxy):
+    # 30 clients one after the other, each one transaction: the proxy reuses one backend login
+    for i in range(30):
+        r = psql(proxy["host"], 5432, "app_user", "app-pw-1", f"select {i}")
+        assert r.returncode == 0 and r.stdout.strip() == str(i), r.stderr
+    inst = proxy["instance"]
+    r = psql(inst["Address"], inst["Port"], "master", "master-pw-1",
+             "select count(*) from pg_stat_activity where usename = 'app_user'")
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip()) <= 2
+
+
+def test_pinning_is_logged(proxy, server):
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "SET work_mem = '8MB'; SHOW work_mem")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "8MB"
+    deadline = time.time() + 5
+    while "The client session was pinned" not in server.log_text(300000) and time.time() < deadline:
+        time.sleep(0.2)
+    assert "Reason: SQL changed session settings that the proxy doesn't track." in server.log_text(300000)
+
+
+def test_borrow_timeout(proxy):
+    rds = proxy["rds"]
+    # db.t3.micro: max_connections 112, 1% -> one backend; a second client waits 1 s, then fails
+    rds.modify_db_proxy_target_group(DBProxyName="px", TargetGroupName="default",
+                                     ConnectionPoolConfig={"MaxConnectionsPercent": 1,
+                                                           "MaxIdleConnectionsPercent": 1,
+                                                           "ConnectionBorrowTimeout": 1})
+    holder = threading.Thread(target=psql, args=(proxy["host"], 5432, "app_user", "app-pw-1",
+                                                 "begin; select pg_sleep(4); commit"))
+    holder.start()
+    time.sleep(1.5)
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
+    holder.join()
+    assert r.returncode != 0
+    assert "Timed-out waiting to acquire database connection." in r.stderr
+
+
+def _psycopg2():
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        import sys
+        sys.path.append("/usr/lib/python3/dist-packages")  # Debian's python3-psycopg2
+    try:
+        import psycopg2
+        return psycopg2
+    except ImportError:
+        return None
+
+
+def test_psycopg2_transactions_copy_and_vanishing_client(proxy):
+    pg = _psycopg2()
+    if pg is None:
+        pytest.skip("needs psycopg2 (python3-psycopg2)")
+    dsn = f"host={proxy['host']} port=5432 user=app_user password=app-pw-1 dbname=appdb sslmode=require"
+    a = pg.connect(dsn)
+    cur = a.cursor()
+    cur.execute("create table if not exists t(x int)")
+    a.commit()
+    # COPY in both directions through the proxy
+    import io
+    cur.copy_expert("copy t from stdin", io.StringIO("".join(f"{i}\n" for i in range(1000))))
+    a.commit()
+    out = io.StringIO()
+    cur.copy_expert("copy (select sum(x) from t) to stdout", out)
+    assert out.getvalue().strip() == str(sum(range(1000)))
+    # a transaction left open by a client that vanishes is rolled back, never handed to another
+    b = pg.connect(dsn)
+    bc = b.cursor()
+    bc.execute("insert into t values (-1)")  # psycopg2 opened a transaction: not committed
+    b.close()
+    cur.execute("select count(*) from t where x = -1")
+    assert cur.fetchone()[0] == 0
+    cur.execute("select txid_current_if_assigned() is null")  # a clean backend: no transaction of another client
+    a.rollback()
+    # errors inside a transaction stay with this client; the session recovers
+    try:
+        cur.execute("select 1/0")
+    except pg.Error as e:
+        assert e.pgcode == "22012"
+    a.rollback()
+    cur.execute("select 42")
+    assert cur.fetchone()[0] == 42
+    a.close()
+
+
+def test_bad_input_is_refused_cleanly(proxy):
+    import socket
+    import struct
+    host = proxy["host"]
+    # a start-up packet over the limit, before any authentication: closed, nothing read beyond
+    s = socket.create_connection((host, 5432), timeout=5)
+    s.sendall(struct.pack("!ii", 20000, 196608) + b"x" * 100)
+    assert s.recv(100) == b""
+    s.close()
+    # protocol 2.0 and unknown start-up options get AWS's texts
+    s = socket.create_connection((host, 5432), timeout=5)
+    s.sendall(struct.pack("!ii", 8, 2 << 16))
+    reply = s.recv(1000)
+    assert reply[:1] == b"E" and b"supports only version 3.0" in reply
+    s.close()
+    body = b"user\0app_user\0database\0appdb\0geqo\0on\0\0"
+    s = socket.create_connection((host, 5432), timeout=5)
+    s.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+    reply = s.recv(1000)
+    assert b"RDS Proxy currently doesn't support the option geqo." in reply
+    s.close()
+    body = b"database\0appdb\0\0"
+    s = socket.create_connection((host, 5432), timeout=5)
+    s.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+    assert b"A user name is missing from the connection startup packet." in s.recv(1000)
+    s.close()
+    # truncated messages and a vanishing client: nothing breaks
+    for junk in (b"\0\0", struct.pack("!ii", 100, 196608) + b"user\0", b"Q\0\0\0\x10sel"):
+        s = socket.create_connection((host, 5432), timeout=5)
+        s.sendall(junk)
+        s.close()
+    # a 64 KiB "token" is refused as a token, not a crash
+    r = psql(host, 5432, "iam_user", "a" * 65536, "select 1", sslmode="require")
+    assert "The IAM authentication failed for the role iam_user." in r.stderr
+    r = psql(host, 5432, "app_user", "app-pw-1", "select 'still serving'")
+    assert r.returncode == 0 and r.stdout.strip() == "still serving", r.stderr
+
+
+def test_md5_client_auth(endpoint):
+    H.load_fixtures(endpoint, fixture_doc(client_auth="POSTGRES_MD5"))
+    rds = H.make_client(endpoint, service="rds")
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="pxdb",
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    host = rds.describe_db_proxies(DBProxyName="px")["DBProxies"][0]["Endpoint"]
+    r = psql(host, 5432, "app_user", "app-pw-1", "select current_user")
+    assert r.returncode == 0 and r.stdout.strip() == "app_user", r.stderr
+    r = psql(host, 5432, "app_user", "nope-nope", "select 1")
+    assert "The password that was provided for the role app_user is wrong." in r.stderr
+
+
+def test_secret_rotation_is_picked_up(proxy, endpoint):
+    sm = H.make_client(endpoint)
+    # the application user's password changes in the database and in the secret
+    inst = proxy["instance"]
+    r = psql(inst["Address"], inst["Port"], "master", "master-pw-1", "alter user app_user password 'app-pw-2'")
+    assert r.returncode == 0, r.stderr
+    sm.put_secret_value(SecretId="px/app", SecretString='{"username":"app_user","password":"app-pw-2"}')
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-2", "select 2")
+    assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
+    assert "The password that was provided for the role app_user is wrong." in r.stderr

@@ -1,0 +1,1686 @@
+/*
+ * pgproxy.c owns the PostgreSQL data plane of RDS Proxy endpoints: client
+ * connections, backend connections and their pools (contract in pgproxy.h).
+ * May call: emu/loop, emu/store (proxy rows), emu/rds (cluster writer),
+ * emu/log, emu/util, emu/buf, emu/clock, wire/pgproto, wire/scram,
+ * wire/pinning, wire/tls, wire/runtime (where an instance's server is),
+ * and the hooks of pgproxy.h for everything in api/.
+ *
+ * Invariants: a client holds at most one backend (c->b) and a backend at
+ * most one client (b->c); a backend is in its pool's idle list exactly
+ * when it is ready and unowned; a client waits in at most one pool queue;
+ * a client's bytes reach its backend whole messages at a time except a
+ * message larger than the input buffer, which is streamed (pass_left); the
+ * backend goes back to its pool only at ReadyForQuery 'I' with no reply
+ * outstanding and no pin; a backend whose client vanished mid-transaction
+ * is closed, never handed on dirty.
+ *
+ * Choices (aws-behaviour.md marks these [?] or is silent):
+ * - No BackendKeyData is sent and CancelRequest is ignored, as AWS does.
+ * - A pinned backend is closed when its client leaves (its session state
+ *   would leak to the next client otherwise).
+ * - Borrow timeout and a backend lost under a client are FATAL: the client
+ *   connection closes (08000 / 08006); idle clients hold no backend and are
+ *   untouched by a failover.
+ * - Backends are logged in with user and database only; client_encoding
+ *   other than UTF8 is refused at start-up (pools are shared).
+ */
+#include "wire/pgproxy.h"
+
+#include "emu/buf.h"
+#include "emu/clock.h"
+#include "emu/err.h"
+#include "emu/log.h"
+#include "emu/loop.h"
+#include "emu/rds.h"
+#include "emu/store.h"
+#include "emu/util.h"
+#include "wire/forward.h"
+#include "wire/pgproto.h"
+#include "wire/pinning.h"
+#include "wire/runtime.h"
+#include "wire/scram.h"
+#include "wire/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define IN_CAP 65536          /* input buffered per side before streaming / back-pressure */
+#define OUT_HIGH 262144       /* stop reading the other side above this much pending output */
+#define MSG_MAX (1 << 30)     /* PostgreSQL's own message limit */
+
+/* ---- byte queues -------------------------------------------------------------------- */
+
+struct q {
+	uint8_t *p;
+	size_t off, len, cap;
+};
+
+static bool q_room(struct q *q, size_t n)
+{
+	if (q->off && q->off + q->len + n > q->cap) {
+		memmove(q->p, q->p + q->off, q->len);
+		q->off = 0;
+	}
+	if (q->len + n <= q->cap)
+		return true;
+	size_t cap = q->cap ? q->cap : 4096;
+	while (cap < q->len + n)
+		cap *= 2;
+	uint8_t *p = realloc(q->p, cap);
+	if (!p)
+		return false;
+	q->p = p;
+	q->cap = cap;
+	return true;
+}
+
+static bool q_put(struct q *q, const void *d, size_t n)
+{
+	if (!q_room(q, n))
+		return false;
+	memcpy(q->p + q->off + q->len, d, n);
+	q->len += n;
+	return true;
+}
+
+static void q_eat(struct q *q, size_t n)
+{
+	q->off += n;
+	q->len -= n;
+	if (q->len == 0) {
+		q->off = 0;
+		if (q->cap > 4 * 4096) { /* an idle connection keeps no big buffer */
+			free(q->p);
+			q->p = NULL;
+			q->cap = 0;
+		}
+	}
+}
+
+static void q_free(struct q *q)
+{
+	free(q->p);
+	memset(q, 0, sizeof *q);
+}
+
+static const uint8_t *q_data(const struct q *q)
+{
+	return q->p ? q->p + q->off : (const uint8_t *)"";
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+struct pool;
+struct client;
+
+enum bstate { B_CONNECTING, B_LOGIN, B_INIT, B_READY, B_DEAD };
+
+struct backend {
+	struct pool *pool;
+	struct backend *next;      /* pool's all-list */
+	struct backend *next_idle; /* pool's idle list */
+	struct client *c;
+	int fd;
+	enum bstate st;
+	struct q in, out;
+	size_t pass_left;          /* bytes of a large message still to stream to the client */
+	struct scram_client *scram;
+	json_t *params;            /* ParameterStatus from its login: {name: value} */
+	char instance[64];
+	unsigned gen;              /* topology generation it was made in */
+	double idle_since;
+	char password[512];        /* login only; wiped after */
+};
+
+struct pool {
+	struct pool *next;
+	char key[400];             /* proxy_id / user / database */
+	char proxy_id[40], user[128], db[128], account[16], region[32];
+	struct backend *all, *idle;
+	int total, max, max_pct;
+	struct client *wait_head, *wait_tail;
+	json_t *params;            /* of the last login: replayed to new clients */
+	char secret_pw[512];       /* backend password (from the secret), refreshed per client login */
+	char init_query[4096];
+	int borrow_timeout_s;
+};
+
+enum cstate {
+	C_STARTUP, C_TLS, C_AUTH_TOKEN, C_AUTH_MD5, C_AUTH_SASL1, C_AUTH_SASL2, C_WELCOME, C_READY, C_CLOSED
+};
+
+struct client {
+	struct pgproxy_listener *l;
+	struct client *prev, *next;  /* listener's list */
+	struct client *wait_next;    /* pool queue */
+	int fd;
+	SSL *ssl;
+	enum cstate st;
+	struct q in, out;
+	size_t pass_left;            /* bytes of a large message still to stream to the backend */
+	struct backend *b;
+	struct pool *pool;
+	bool waiting, pinned;
+	int replies;                 /* ReadyForQuery messages still expected */
+	long long wait_timer, idle_timer;
+	char user[128], db[128];
+	char secret_arn[300], secret_version[96];
+	char *secret_pw;             /* the matching secret's password (wiped on free) */
+	char auth_type[32];
+	uint8_t md5_salt[4];
+	struct scram_server *scram;
+	char proxy_id[40], proxy_name[80], role_arn[300], init_query[4096];
+	int idle_timeout_s, borrow_timeout_s, max_pct;
+	bool debug;
+	unsigned long id;
+};
+
+struct pgproxy_listener {
+	int fd;
+	char addr[64], account[16], region[32], kind[20], owner[64], dns[256];
+	int port;
+	struct client *clients;
+};
+
+static struct {
+	struct loop *loop;
+	struct store *store;
+	struct pgproxy_hooks h;
+	struct pool *pools;
+	struct client *dead_clients;   /* closed, freed before the loop sleeps */
+	struct backend *dead_backends;
+	unsigned long next_id;
+	long long clients, client_tls, backends, queries, logins_ok, logins_failed;
+} P;
+
+static void client_close(struct client *c);
+static void client_events(struct client *c);
+static void backend_events(struct backend *b);
+static void client_process(struct client *c);
+static void pool_hand_over(struct pool *p);
+static void send_welcome_or_wait(struct client *c);
+
+void pgproxy_set_hooks(const struct pgproxy_hooks *h)
+{
+	if (h)
+		P.h = *h;
+	else
+		memset(&P.h, 0, sizeof P.h);
+}
+
+/* Closed connections are freed here, never inside a handler that may
+ * still look at them (their state says C_CLOSED / B_DEAD meanwhile). */
+static long long reap(struct loop *l, void *ud)
+{
+	(void)l;
+	(void)ud;
+	while (P.dead_clients) {
+		struct client *c = P.dead_clients;
+		P.dead_clients = c->next;
+		free(c);
+	}
+	while (P.dead_backends) {
+		struct backend *b = P.dead_backends;
+		P.dead_backends = b->next;
+		free(b);
+	}
+	return -1;
+}
+
+int pgproxy_init(struct loop *l, struct store *s)
+{
+	P.loop = l;
+	P.store = s;
+	loop_add_before_sleep(l, reap, NULL);
+	return 0;
+}
+
+/* ---- raw I/O ------------------------------------------------------------------------- */
+
+/* Reads what is there into q (until cap bytes are buffered): 1 ok, 0 EOF, -1 error. */
+static int rd(int fd, SSL *ssl, struct q *q, size_t cap)
+{
+	for (int rounds = 0; rounds < 16 && q->len < cap; rounds++) {
+		if (!q_room(q, 16384))
+			return -1;
+		size_t got = 0;
+		uint8_t *dst = q->p + q->off + q->len;
+		if (ssl) {
+			enum tls_io r = tls_read(ssl, dst, 16384, &got);
+			if (r == TLS_IO_EOF)
+				return 0;
+			if (r == TLS_IO_ERROR)
+				return -1;
+			if (r != TLS_IO_OK)
+				return 1;
+		} else {
+			ssize_t n = recv(fd, dst, 16384, 0);
+			if (n == 0)
+				return 0;
+			if (n < 0)
+				return errno == EAGAIN || errno == EINTR ? 1 : -1;
+			got = (size_t)n;
+		}
+		q->len += got;
+	}
+	return 1;
+}
+
+/* Writes what it can of q: 0 ok, -1 error. */
+static int wr(int fd, SSL *ssl, struct q *q)
+{
+	while (q->len) {
+		size_t put = 0;
+		if (ssl) {
+			enum tls_io r = tls_write(ssl, q_data(q), q->len, &put);
+			if (r == TLS_IO_WANT_READ || r == TLS_IO_WANT_WRITE)
+				return 0;
+			if (r != TLS_IO_OK)
+				return -1;
+		} else {
+			ssize_t n = send(fd, q_data(q), q->len, MSG_NOSIGNAL);
+			if (n < 0)
+				return errno == EAGAIN || errno == EINTR ? 0 : -1;
+			put = (size_t)n;
+		}
+		q_eat(q, put);
+	}
+	return 0;
+}
+
+/* ---- client output helpers --------------------------------------------------------- */
+
+static void put_buf(struct q *q, struct buf *b)
+{
+	if (!b->failed && b->len)
+		q_put(q, b->data, b->len);
+	buf_reset(b);
+}
+
+/* Sends FATAL sqlstate msg and closes the client once it is written. */
+static void client_fatal(struct client *c, const char *sqlstate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void client_fatal(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct buf b;
+	buf_init(&b, 4096);
+	struct pgp_notice n = {.severity = "FATAL", .sqlstate = sqlstate, .message = msg};
+	pgp_put_error(&b, &n);
+	put_buf(&c->out, &b);
+	buf_free(&b);
+	wr(c->fd, c->ssl, &c->out);
+	log_info("pgproxy", "[clientConnection=%lu] %s: %s", c->id, sqlstate, msg);
+	client_close(c);
+}
+
+/* A protocol violation: the client sees AWS's generic text, the log why. */
+static void proto_error(struct client *c, const char *why)
+{
+	log_info("pgproxy", "[clientConnection=%lu] protocol error: %s", c->id, why);
+	client_fatal(c, "08P01", "Unknown error.");
+}
+
+static void audit(struct client *c, const char *principal, bool ok, const char *reason)
+{
+	if (ok)
+		P.logins_ok++;
+	else
+		P.logins_failed++;
+	if (P.h.audit)
+		P.h.audit(P.h.ud, c->l->account, c->l->region, c->proxy_name, c->user, "pgproxy", principal, ok, reason);
+}
+
+/* ---- backends ---------------------------------------------------------------------- */
+
+static void backend_free(struct backend *b)
+{
+	struct pool *p = b->pool;
+	if (b->st == B_DEAD)
+		return;
+	b->st = B_DEAD;
+	if (b->c) {
+		b->c->b = NULL;
+		b->c = NULL;
+	}
+	if (b->fd >= 0) {
+		loop_del_fd(P.loop, b->fd);
+		close(b->fd);
+	}
+	for (struct backend **pp = &p->all; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	for (struct backend **pp = &p->idle; *pp; pp = &(*pp)->next_idle)
+		if (*pp == b) {
+			*pp = b->next_idle;
+			break;
+		}
+	p->total--;
+	P.backends--;
+	q_free(&b->in);
+	q_free(&b->out);
+	if (b->scram) {
+		OPENSSL_cleanse(b->scram, sizeof *b->scram);
+		free(b->scram);
+	}
+	json_decref(b->params);
+	b->params = NULL;
+	b->scram = NULL;
+	OPENSSL_cleanse(b->password, sizeof b->password);
+	b->next = P.dead_backends;
+	P.dead_backends = b;
+}
+
+/* A backend failed: its client (if any) learns why and goes too. */
+static void backend_fail(struct backend *b, const char *why)
+{
+	struct client *c = b->c;
+	log_info("pgproxy", "backend for %s failed: %s", b->pool->key, why);
+	b->c = NULL;
+	if (c) {
+		c->b = NULL;
+		if (c->st == C_WELCOME)
+			client_fatal(c, "08006", "Request returned an error: %s", why);
+		else
+			client_fatal(c, "08006", "The database connection was lost: %s", why);
+	}
+	backend_free(b);
+}
+
+static unsigned topology_gen;
+
+/* Where the proxy's target server is now: the writer of its target. */
+static int target_backend(struct pool *p, struct fwd_backend *out, char instance[64], int *max_conn)
+{
+	sqlite3_stmt *st = store_prep(P.store, "SELECT type, rds_id FROM rds_proxy_targets WHERE proxy_id = ?1 "
+	                                       "AND type IN ('RDS_INSTANCE', 'TRACKED_CLUSTER') "
+	                                       "ORDER BY type DESC LIMIT 1");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, p->proxy_id);
+	char type[32] = "", id[64] = "";
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(type, sizeof type, "%s", store_col_text(st, 0) ? store_col_text(st, 0) : "");
+		snprintf(id, sizeof id, "%s", store_col_text(st, 1) ? store_col_text(st, 1) : "");
+	}
+	sqlite3_reset(st);
+	if (!id[0])
+		return -1;
+	char writer[64];
+	if (strcmp(type, "TRACKED_CLUSTER") == 0) {
+		if (rds_cluster_writer(P.store, p->account, p->region, id, writer) != 1)
+			return -1;
+		snprintf(id, sizeof id, "%s", writer);
+	}
+	snprintf(instance, 64, "%s", id);
+	return runtime_instance_backend(p->account, p->region, id, out, max_conn);
+}
+
+static int unix_or_tcp_connect(const struct fwd_backend *be)
+{
+	int fd;
+	int r;
+	if (be->path[0]) {
+		struct sockaddr_un su = {.sun_family = AF_UNIX};
+		if (strlen(be->path) >= sizeof su.sun_path)
+			return -1;
+		memcpy(su.sun_path, be->path, strlen(be->path) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		r = connect(fd, (struct sockaddr *)&su, sizeof su);
+	} else {
+		struct sockaddr_in si = {.sin_family = AF_INET, .sin_port = htons((uint16_t)be->port)};
+		if (inet_pton(AF_INET, be->host, &si.sin_addr) != 1)
+			return -1;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		r = connect(fd, (struct sockaddr *)&si, sizeof si);
+	}
+	if (r < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud);
+
+/* Opens a new backend connection for pool p and starts its login. */
+static struct backend *backend_open(struct pool *p, char *why, size_t cap)
+{
+	struct fwd_backend be;
+	char inst[64] = "";
+	int max_conn = 0;
+	if (target_backend(p, &be, inst, &max_conn) < 0) {
+		snprintf(why, cap, "no available target");
+		return NULL;
+	}
+	if (max_conn > 0) {
+		p->max = max_conn * (p->max_pct > 0 ? p->max_pct : 100) / 100;
+		if (p->max < 1)
+			p->max = 1;
+	}
+	int fd = unix_or_tcp_connect(&be);
+	if (fd < 0) {
+		snprintf(why, cap, "cannot connect to the database: %s", strerror(errno));
+		return NULL;
+	}
+	struct backend *b = calloc(1, sizeof *b);
+	if (!b) {
+		close(fd);
+		snprintf(why, cap, "out of memory");
+		return NULL;
+	}
+	b->pool = p;
+	b->fd = fd;
+	b->st = B_CONNECTING;
+	b->gen = topology_gen;
+	snprintf(b->instance, sizeof b->instance, "%s", inst);
+	snprintf(b->password, sizeof b->password, "%s", p->secret_pw);
+	b->params = json_object();
+	struct buf m;
+	buf_init(&m, PGP_STARTUP_MAX);
+	struct pgp_param prm[2] = {{"user", p->user}, {"database", p->db}};
+	pgp_put_startup(&m, prm, 2);
+	put_buf(&b->out, &m);
+	buf_free(&m);
+	if (loop_add_fd(P.loop, fd, EPOLLOUT, on_backend, b) < 0) {
+		close(fd);
+		json_decref(b->params);
+		free(b);
+		snprintf(why, cap, "event loop");
+		return NULL;
+	}
+	b->next = p->all;
+	p->all = b;
+	p->total++;
+	P.backends++;
+	return b;
+}
+
+/* The backend answered a login step: R, S, K, Z, E messages. */
+static int backend_login_msg(struct backend *b, const struct pgp_header *h, const uint8_t *body, char *why, size_t cap)
+{
+	struct emu_err err;
+	emu_err_clear(&err);
+	struct buf m;
+	buf_init(&m, 1 << 16);
+	int rc = 0;
+	if (h->type == 'E') {
+		struct pgp_notice n;
+		if (pgp_parse_notice(body, h->body_len, &n, &err) == 0)
+			snprintf(why, cap, "%s", n.message ? n.message : "error");
+		else
+			snprintf(why, cap, "malformed error from the database");
+		rc = -1;
+	} else if (h->type == 'R') {
+		struct pgp_auth a;
+		if (pgp_parse_auth(body, h->body_len, &a, &err) < 0) {
+			rc = -1;
+		} else if (a.code == PGP_AUTH_OK) {
+			/* parameters follow */
+		} else if (a.code == PGP_AUTH_CLEARTEXT) {
+			pgp_put_password(&m, b->password);
+		} else if (a.code == PGP_AUTH_MD5) {
+			char md5[PGP_MD5_LEN + 1];
+			if (pgp_md5_password(b->pool->user, b->password, a.data, md5) < 0)
+				rc = -1;
+			else
+				pgp_put_password(&m, md5);
+			OPENSSL_cleanse(md5, sizeof md5);
+		} else if (a.code == PGP_AUTH_SASL && pgp_sasl_offers(&a, "SCRAM-SHA-256")) {
+			struct buf first;
+			buf_init(&first, 4096);
+			b->scram = calloc(1, sizeof *b->scram);
+			if (b->scram)
+				scram_client_init(b->scram, 0);
+			if (!b->scram || scram_client_first(b->scram, b->pool->user, &first, &err) < 0)
+				rc = -1;
+			else
+				pgp_put_sasl_initial(&m, "SCRAM-SHA-256", first.data, first.len);
+			buf_free(&first);
+		} else if (a.code == PGP_AUTH_SASL_CONTINUE && b->scram) {
+			struct buf fin;
+			buf_init(&fin, 4096);
+			if (scram_client_final(b->scram, b->password, strlen(b->password), (const char *)a.data, a.len, &fin,
+			                       &err) < 0)
+				rc = -1;
+			else
+				pgp_put_sasl_response(&m, fin.data, fin.len);
+			buf_free(&fin);
+		} else if (a.code == PGP_AUTH_SASL_FINAL && b->scram) {
+			if (scram_client_verify(b->scram, (const char *)a.data, a.len, &err) < 0)
+				rc = -1;
+		} else {
+			snprintf(why, cap, "the database asked for an authentication method the proxy does not support (%u)",
+			         a.code);
+			return -1;
+		}
+		if (rc < 0 && !why[0])
+			snprintf(why, cap, "login to the database failed: %.200s", err.msg);
+	} else if (h->type == 'S') {
+		const char *name, *value;
+		if (pgp_parse_parameter_status(body, h->body_len, &name, &value, &err) == 0)
+			json_object_set_new(b->params, name, json_string(value));
+	} else if (h->type == 'Z') {
+		OPENSSL_cleanse(b->password, sizeof b->password);
+		if (b->pool->init_query[0] && b->st == B_LOGIN) {
+			pgp_put_query(&m, b->pool->init_query);
+			b->st = B_INIT;
+		} else {
+			b->st = B_READY;
+		}
+	}
+	/* 'K' (BackendKeyData), 'N' notices: nothing to do */
+	put_buf(&b->out, &m);
+	buf_free(&m);
+	return rc;
+}
+
+/* Releases b to its pool (or to a waiting client). */
+static void backend_release(struct backend *b)
+{
+	struct pool *p = b->pool;
+	struct client *c = b->c;
+	if (c) {
+		c->b = NULL;
+		b->c = NULL;
+	}
+	if (b->gen != topology_gen) { /* made before a failover: may point at the old writer */
+		backend_free(b);
+		pool_hand_over(p);
+		return;
+	}
+	b->idle_since = clock_mono_ms() / 1000.0;
+	b->next_idle = p->idle;
+	p->idle = b;
+	backend_events(b);
+	pool_hand_over(p);
+}
+
+/* Backend bytes while owned: forwarded to the client; ReadyForQuery counted. */
+static int backend_to_client(struct backend *b)
+{
+	struct client *c = b->c;
+	while (b->in.len && c && c->out.len < OUT_HIGH) {
+		if (b->pass_left) {
+			size_t n = b->in.len < b->pass_left ? b->in.len : b->pass_left;
+			q_put(&c->out, q_data(&b->in), n);
+			q_eat(&b->in, n);
+			b->pass_left -= n;
+			continue;
+		}
+		struct pgp_header h;
+		enum pgp_frame f = pgp_header_peek(q_data(&b->in), b->in.len, MSG_MAX, &h);
+		if (f == PGP_FRAME_BAD)
+			return -1;
+		if (f == PGP_FRAME_MORE)
+			break;
+		if (h.total > b->in.len) {
+			if (h.type == 'Z' || b->in.len < IN_CAP)
+				break; /* wait for the whole message */
+			b->pass_left = h.total;
+			continue;
+		}
+		char status = 0;
+		if (h.type == 'Z') {
+			struct emu_err err;
+			if (pgp_parse_ready(q_data(&b->in) + 5, h.body_len, &status, &err) < 0)
+				return -1;
+		}
+		q_put(&c->out, q_data(&b->in), h.total);
+		q_eat(&b->in, h.total);
+		if (h.type == 'Z') {
+			if (c->replies > 0)
+				c->replies--;
+			if (c->replies == 0 && status == 'I' && !c->pinned && c->pass_left == 0) {
+				backend_release(b);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
+{
+	(void)l;
+	(void)fd;
+	struct backend *b = ud;
+	char why[300] = "";
+	if (b->st == B_CONNECTING) {
+		int e = 0;
+		socklen_t el = sizeof e;
+		if (getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
+			snprintf(why, sizeof why, "cannot connect to the database: %s", strerror(e ? e : errno));
+			goto fail;
+		}
+		b->st = B_LOGIN;
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		int r = rd(b->fd, NULL, &b->in, IN_CAP);
+		if (r <= 0) {
+			snprintf(why, sizeof why, r == 0 ? "the database closed the connection" : "read error");
+			goto fail;
+		}
+	}
+	if (b->st == B_LOGIN || b->st == B_INIT) {
+		while (b->in.len && (b->st == B_LOGIN || b->st == B_INIT)) {
+			struct pgp_header h;
+			enum pgp_frame f = pgp_header_peek(q_data(&b->in), b->in.len, 1 << 20, &h);
+			if (f == PGP_FRAME_BAD) {
+				snprintf(why, sizeof why, "protocol error from the database");
+				goto fail;
+			}
+			if (f == PGP_FRAME_MORE || h.total > b->in.len)
+				break;
+			int rc;
+			if (b->st == B_INIT) { /* InitQuery: errors fail the backend, Z ends it */
+				rc = 0;
+				if (h.type == 'E') {
+					struct pgp_notice n;
+					struct emu_err err;
+					rc = -1;
+					snprintf(why, sizeof why, "InitQuery failed: %s",
+					         pgp_parse_notice(q_data(&b->in) + 5, h.body_len, &n, &err) == 0 && n.message
+					                 ? n.message
+					                 : "?");
+				} else if (h.type == 'Z') {
+					b->st = B_READY;
+				}
+			} else {
+				rc = backend_login_msg(b, &h, q_data(&b->in) + 5, why, sizeof why);
+			}
+			q_eat(&b->in, h.total);
+			if (rc < 0)
+				goto fail;
+		}
+		if (b->st == B_READY) {
+			json_decref(b->pool->params);
+			b->pool->params = json_incref(b->params);
+			backend_release(b);
+			return;
+		}
+	} else if (b->st == B_READY) {
+		if (!b->c && b->in.len) {
+			/* an idle backend spoke: a shutdown notice or an error */
+			snprintf(why, sizeof why, "the database sent data on an idle connection");
+			goto fail;
+		}
+		struct client *c = b->c;
+		int r = c ? backend_to_client(b) : 0;
+		if (r < 0) {
+			snprintf(why, sizeof why, "protocol error from the database");
+			goto fail;
+		}
+		if (r == 1) { /* released: b may belong to another client (or be gone) now */
+			if (wr(c->fd, c->ssl, &c->out) < 0) {
+				client_close(c);
+				return;
+			}
+			client_events(c);
+			client_process(c); /* more may be buffered: the next transaction */
+			return;
+		}
+	}
+	if (wr(b->fd, NULL, &b->out) < 0) {
+		snprintf(why, sizeof why, "write error");
+		goto fail;
+	}
+	if (b->c) {
+		struct client *c = b->c;
+		if (wr(c->fd, c->ssl, &c->out) < 0) {
+			client_close(c);
+			return;
+		}
+		client_events(c);
+	}
+	backend_events(b);
+	return;
+fail:
+	/* a login that fails while clients wait: every waiter learns why */
+	if (b->st != B_READY) {
+		struct pool *p = b->pool;
+		backend_free(b);
+		while (p->wait_head && p->total == 0) {
+			struct client *c = p->wait_head;
+			p->wait_head = c->wait_next;
+			if (!p->wait_head)
+				p->wait_tail = NULL;
+			c->waiting = false;
+			loop_del_timer(P.loop, c->wait_timer);
+			client_fatal(c, "08006", "Request returned an error: %s", why);
+		}
+		return;
+	}
+	backend_fail(b, why);
+}
+
+static void backend_events(struct backend *b)
+{
+	uint32_t ev = 0;
+	if (b->st == B_CONNECTING)
+		ev = EPOLLOUT;
+	else {
+		if (!b->c || b->c->out.len < OUT_HIGH)
+			ev |= EPOLLIN;
+		if (b->out.len)
+			ev |= EPOLLOUT;
+	}
+	loop_mod_fd(P.loop, b->fd, ev);
+}
+
+/* ---- pools --------------------------------------------------------------------------- */
+
+static struct pool *pool_get(struct client *c)
+{
+	char key[400];
+	snprintf(key, sizeof key, "%s/%s/%s", c->proxy_id, c->user, c->db);
+	for (struct pool *p = P.pools; p; p = p->next)
+		if (strcmp(p->key, key) == 0)
+			return p;
+	struct pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	snprintf(p->key, sizeof p->key, "%s", key);
+	snprintf(p->proxy_id, sizeof p->proxy_id, "%s", c->proxy_id);
+	snprintf(p->user, sizeof p->user, "%s", c->user);
+	snprintf(p->db, sizeof p->db, "%s", c->db);
+	snprintf(p->account, sizeof p->account, "%s", c->l->account);
+	snprintf(p->region, sizeof p->region, "%s", c->l->region);
+	p->max = 100;
+	p->next = P.pools;
+	P.pools = p;
+	return p;
+}
+
+static void on_borrow_timeout(struct loop *l, long long id, void *ud)
+{
+	(void)l;
+	(void)id;
+	struct client *c = ud;
+	struct pool *p = c->pool;
+	c->wait_timer = 0;
+	for (struct client **pp = &p->wait_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->wait_next)
+		if (*pp == c) {
+			*pp = c->wait_next;
+			if (p->wait_tail == c)
+				p->wait_tail = prev;
+			break;
+		}
+	c->waiting = false;
+	client_fatal(c, "08000", "Timed-out waiting to acquire database connection.");
+}
+
+/* Gives idle backends to waiting clients; opens new ones while allowed. */
+static void pool_hand_over(struct pool *p)
+{
+	while (p->wait_head) {
+		struct backend *b = p->idle;
+		while (b && b->gen != topology_gen) { /* stale after a failover */
+			struct backend *n = b->next_idle;
+			backend_free(b);
+			b = n;
+		}
+		if (!b) {
+			int pending = 0;
+			for (struct backend *x = p->all; x; x = x->next)
+				pending += x->st != B_READY;
+			int waiting = 0;
+			for (struct client *w = p->wait_head; w; w = w->wait_next)
+				waiting++;
+			if (pending < waiting && p->total < p->max) {
+				char why[300];
+				if (!backend_open(p, why, sizeof why))
+					log_info("pgproxy", "%s: %s (clients wait up to the borrow timeout)", p->key, why);
+			}
+			return;
+		}
+		p->idle = b->next_idle;
+		struct client *c = p->wait_head;
+		p->wait_head = c->wait_next;
+		if (!p->wait_head)
+			p->wait_tail = NULL;
+		c->waiting = false;
+		if (c->wait_timer)
+			loop_del_timer(P.loop, c->wait_timer);
+		c->wait_timer = 0;
+		c->b = b;
+		b->c = c;
+		backend_events(b);
+		if (c->st == C_WELCOME)
+			send_welcome_or_wait(c);
+		else
+			client_process(c);
+	}
+}
+
+/* The client needs a backend: an idle one at once, else it queues. */
+static void client_borrow(struct client *c)
+{
+	struct pool *p = c->pool;
+	if (c->waiting || c->b)
+		return;
+	c->waiting = true;
+	c->wait_next = NULL;
+	if (p->wait_tail)
+		p->wait_tail->wait_next = c;
+	else
+		p->wait_head = c;
+	p->wait_tail = c;
+	c->wait_timer = loop_add_timer(P.loop, c->borrow_timeout_s > 0 ? c->borrow_timeout_s * 1000LL : 1,
+	                               on_borrow_timeout, c);
+	pool_hand_over(p);
+}
+
+/* ---- clients --------------------------------------------------------------------------- */
+
+static void on_client(struct loop *l, int fd, uint32_t ev, void *ud);
+
+static void client_close(struct client *c)
+{
+	if (c->st == C_CLOSED)
+		return;
+	c->st = C_CLOSED;
+	if (c->waiting) {
+		struct pool *p = c->pool;
+		for (struct client **pp = &p->wait_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->wait_next)
+			if (*pp == c) {
+				*pp = c->wait_next;
+				if (p->wait_tail == c)
+					p->wait_tail = prev;
+				break;
+			}
+	}
+	if (c->wait_timer)
+		loop_del_timer(P.loop, c->wait_timer);
+	if (c->idle_timer)
+		loop_del_timer(P.loop, c->idle_timer);
+	if (c->b) {
+		struct backend *b = c->b;
+		b->c = NULL;
+		c->b = NULL;
+		/* mid-transaction or pinned: its state must not reach another client */
+		if (c->replies || c->pinned || b->pass_left || b->in.len || c->pass_left)
+			backend_free(b);
+		else
+			backend_release(b);
+	}
+	if (c->ssl)
+		P.client_tls--;
+	tls_free(c->ssl);
+	c->ssl = NULL;
+	loop_del_fd(P.loop, c->fd);
+	close(c->fd);
+	struct pgproxy_listener *L = c->l;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		L->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	P.clients--;
+	q_free(&c->in);
+	q_free(&c->out);
+	if (c->scram) {
+		scram_server_wipe(c->scram);
+		free(c->scram);
+		c->scram = NULL;
+	}
+	if (c->secret_pw) {
+		OPENSSL_cleanse(c->secret_pw, strlen(c->secret_pw));
+		free(c->secret_pw);
+		c->secret_pw = NULL;
+	}
+	c->next = P.dead_clients;
+	P.dead_clients = c;
+}
+
+/* Before the session a whole message must fit (a PasswordMessage with a
+ * 64 KiB token); in it, larger messages are streamed. */
+static size_t in_cap(const struct client *c)
+{
+	return c->st == C_READY ? IN_CAP : PGP_AUTH_MSG_MAX + 8;
+}
+
+static void client_events(struct client *c)
+{
+	if (c->st == C_CLOSED)
+		return;
+	uint32_t ev = 0;
+	if (c->in.len < in_cap(c) && (!c->b || c->b->out.len < OUT_HIGH))
+		ev |= EPOLLIN;
+	if (c->out.len)
+		ev |= EPOLLOUT;
+	loop_mod_fd(P.loop, c->fd, ev);
+}
+
+static void on_idle_timeout(struct loop *l, long long id, void *ud)
+{
+	(void)l;
+	(void)id;
+	struct client *c = ud;
+	c->idle_timer = 0;
+	if (c->b) /* busy: not idle */
+		return;
+	log_info("pgproxy", "[clientConnection=%lu] closed after IdleClientTimeout %d s", c->id, c->idle_timeout_s);
+	client_close(c);
+}
+
+static void idle_rearm(struct client *c)
+{
+	if (c->idle_timer)
+		loop_del_timer(P.loop, c->idle_timer);
+	c->idle_timer = c->idle_timeout_s > 0 ? loop_add_timer(P.loop, c->idle_timeout_s * 1000LL, on_idle_timeout, c) : 0;
+}
+
+/* ---- proxy configuration ---------------------------------------------------------------- */
+
+/* Loads what a login needs: the proxy document of the listener's endpoint. */
+static json_t *load_proxy(struct client *c)
+{
+	struct pgproxy_listener *L = c->l;
+	sqlite3_stmt *st;
+	if (strcmp(L->kind, "proxy") == 0) {
+		st = store_prep(P.store, "SELECT doc, proxy_id FROM rds_proxies WHERE proxy_id = ?1");
+		if (st)
+			store_bind_text(st, 1, L->owner);
+	} else {
+		st = store_prep(P.store, "SELECT p.doc, p.proxy_id FROM rds_proxies p JOIN rds_proxy_endpoints e "
+		                         "USING (proxy_id) WHERE e.arn LIKE '%:' || ?1");
+		if (st)
+			store_bind_text(st, 1, L->owner);
+	}
+	if (!st)
+		return NULL;
+	json_t *doc = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		doc = json_loads(store_col_text(st, 0) ? store_col_text(st, 0) : "", 0, NULL);
+		snprintf(c->proxy_id, sizeof c->proxy_id, "%s", store_col_text(st, 1) ? store_col_text(st, 1) : "");
+	}
+	sqlite3_reset(st);
+	if (!doc)
+		return NULL;
+	/* the target group's pool settings */
+	st = store_prep(P.store, "SELECT doc FROM rds_proxy_target_groups WHERE proxy_id = ?1 AND name = 'default'");
+	if (st) {
+		store_bind_text(st, 1, c->proxy_id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *tg = json_loads(store_col_text(st, 0) ? store_col_text(st, 0) : "", 0, NULL);
+			json_t *pc = json_object_get(tg, "ConnectionPoolConfig");
+			c->borrow_timeout_s = (int)json_integer_value(json_object_get(pc, "ConnectionBorrowTimeout"));
+			c->max_pct = (int)json_integer_value(json_object_get(pc, "MaxConnectionsPercent"));
+			const char *iq = json_string_value(json_object_get(pc, "InitQuery"));
+			snprintf(c->init_query, sizeof c->init_query, "%s", iq ? iq : "");
+			json_decref(tg);
+		}
+		sqlite3_reset(st);
+	}
+	return doc;
+}
+
+/* The Auth entry whose secret names user; *pw its password.  1 found, 0 none. */
+static int find_secret(struct client *c, json_t *proxy, json_t **entry, char **pw)
+{
+	size_t i;
+	json_t *a;
+	*entry = NULL;
+	*pw = NULL;
+	json_array_foreach(json_object_get(proxy, "Auth"), i, a) {
+		const char *arn = json_string_value(json_object_get(a, "SecretArn"));
+		if (!arn || !P.h.read_secret)
+			continue;
+		char *value = NULL, version[96] = "";
+		struct emu_err err;
+		emu_err_clear(&err);
+		if (P.h.read_secret(P.h.ud, c->l->account, c->l->region, c->role_arn, arn, &value, version, &err) < 0) {
+			log_info("pgproxy", "proxy %s cannot read secret %s: %s", c->proxy_name, arn, err.msg);
+			continue;
+		}
+		json_t *v = json_loads(value, 0, NULL);
+		OPENSSL_cleanse(value, strlen(value));
+		free(value);
+		const char *u = json_string_value(json_object_get(v, "username"));
+		const char *p = json_string_value(json_object_get(v, "password"));
+		if (u && p && strcmp(u, c->user) == 0) {
+			*entry = a;
+			*pw = util_strdup(p);
+			snprintf(c->secret_arn, sizeof c->secret_arn, "%s", arn);
+			snprintf(c->secret_version, sizeof c->secret_version, "%s", version);
+			json_decref(v);
+			return 1;
+		}
+		json_decref(v);
+	}
+	return 0;
+}
+
+/* SCRAM verifiers are derived once per secret version (PBKDF2 is the
+ * expensive part of a login), kept in a small ring. */
+#define VCACHE 64
+static struct vcache {
+	char key[400];
+	struct scram_verifier v;
+} vcache[VCACHE];
+static unsigned vcache_next;
+
+static const struct scram_verifier *verifier_for(struct client *c, struct emu_err *err)
+{
+	char key[400];
+	snprintf(key, sizeof key, "%s#%s", c->secret_arn, c->secret_version);
+	for (int i = 0; i < VCACHE; i++)
+		if (vcache[i].key[0] && strcmp(vcache[i].key, key) == 0)
+			return &vcache[i].v;
+	struct vcache *e = &vcache[vcache_next++ % VCACHE];
+	scram_verifier_wipe(&e->v);
+	e->key[0] = '\0';
+	if (scram_verifier_make(c->secret_pw, strlen(c->secret_pw), NULL, 0, SCRAM_ITERATIONS, &e->v, err) < 0)
+		return NULL;
+	snprintf(e->key, sizeof e->key, "%s", key);
+	return &e->v;
+}
+
+/* ---- start-up and authentication ---------------------------------------------------------- */
+
+static const char *const startup_allowed[] = {"user", "database", "application_name", "client_encoding",
+                                              "DateStyle", "TimeZone", "extra_float_digits", NULL};
+
+static int client_startup(struct client *c, const struct pgp_startup *s)
+{
+	if (s->kind == PGP_GSSENC_REQUEST) {
+		q_put(&c->out, "N", 1);
+		return 0;
+	}
+	if (s->kind == PGP_CANCEL_REQUEST) { /* RDS Proxy does not support it */
+		client_close(c);
+		return -1;
+	}
+	if (s->kind == PGP_SSL_REQUEST) {
+		if (c->ssl || c->in.len) { /* a second SSLRequest, or bytes after it: not a real client */
+			client_fatal(c, "08P01", "Unknown error.");
+			return -1;
+		}
+		struct pgproxy_listener *L = c->l;
+		const char *names[3] = {L->addr, "localhost", L->dns};
+		struct emu_err err;
+		emu_err_clear(&err);
+		SSL_CTX *ctx = tls_server_ctx(names, 3, &err);
+		if (!ctx || send(c->fd, "S", 1, MSG_NOSIGNAL) != 1 || !(c->ssl = tls_new_server(ctx, c->fd))) {
+			client_close(c);
+			return -1;
+		}
+		P.client_tls++;
+		c->st = C_TLS;
+		return 0;
+	}
+	if (s->major != 3) {
+		client_fatal(c, "0A000",
+		             "Feature not supported: RDS Proxy supports only version 3.0 of the PostgreSQL messaging protocol.");
+		return -1;
+	}
+	struct buf m;
+	buf_init(&m, 8192);
+	const char *unknown_pq[PGP_MAX_PARAMS];
+	size_t nunknown = 0;
+	for (size_t i = 0; i < s->nparams; i++) {
+		const char *n = s->params[i].name;
+		bool ok = false;
+		for (const char *const *a = startup_allowed; *a; a++)
+			ok = ok || strcmp(*a, n) == 0;
+		if (strncmp(n, "_pq_.", 5) == 0) {
+			unknown_pq[nunknown++] = n;
+			continue;
+		}
+		if (ok)
+			continue;
+		buf_free(&m);
+		if (strcmp(n, "options") == 0)
+			client_fatal(c, "0A000", "Feature not supported: RDS Proxy currently doesn\xe2\x80\x99t support command-line options.");
+		else if (strcmp(n, "replication") == 0)
+			client_fatal(c, "0A000", "Feature not supported: RDS Proxy currently doesn't support streaming replication mode.");
+		else
+			client_fatal(c, "0A000", "Feature not supported: RDS Proxy currently doesn't support the option %.64s.", n);
+		return -1;
+	}
+	if (s->minor > 0 || nunknown)
+		pgp_put_negotiate_version(&m, 0, unknown_pq, nunknown);
+	put_buf(&c->out, &m);
+	buf_free(&m);
+	const char *user = pgp_startup_get(s, "user");
+	const char *db = pgp_startup_get(s, "database");
+	const char *enc = pgp_startup_get(s, "client_encoding");
+	if (!user || !*user) {
+		client_fatal(c, "28000", "A user name is missing from the connection startup packet. Provide a user name "
+		                         "for this connection.");
+		return -1;
+	}
+	if (enc && strcasecmp(enc, "UTF8") != 0 && strcasecmp(enc, "UTF-8") != 0 && strcasecmp(enc, "UNICODE") != 0) {
+		client_fatal(c, "0A000", "Feature not supported: rdsemu's proxy serves client_encoding UTF8 only.");
+		return -1;
+	}
+	snprintf(c->user, sizeof c->user, "%s", user);
+	snprintf(c->db, sizeof c->db, "%s", db && *db ? db : user);
+	json_t *proxy = load_proxy(c);
+	if (!proxy) {
+		client_fatal(c, "XX000", "Unknown error.");
+		return -1;
+	}
+	snprintf(c->proxy_name, sizeof c->proxy_name, "%s", json_string_value(json_object_get(proxy, "DBProxyName")));
+	snprintf(c->role_arn, sizeof c->role_arn, "%s", json_string_value(json_object_get(proxy, "RoleArn")));
+	c->idle_timeout_s = (int)json_integer_value(json_object_get(proxy, "IdleClientTimeout"));
+	c->debug = json_is_true(json_object_get(proxy, "DebugLogging"));
+	bool require_tls = json_is_true(json_object_get(proxy, "RequireTLS"));
+	if (require_tls && !c->ssl) {
+		json_decref(proxy);
+		audit(c, NULL, false, "TLS required");
+		client_fatal(c, "28000", "This RDS Proxy requires TLS connections");
+		return -1;
+	}
+	json_t *entry;
+	char *pw;
+	if (!find_secret(c, proxy, &entry, &pw)) {
+		json_decref(proxy);
+		audit(c, NULL, false, "no credentials");
+		client_fatal(c, "28000",
+		             "This RDS proxy has no credentials for the role %s. Check the credentials for this role and try "
+		             "again.",
+		             c->user);
+		return -1;
+	}
+	c->secret_pw = pw;
+	const char *iam = json_string_value(json_object_get(entry, "IAMAuth"));
+	const char *cpat = json_string_value(json_object_get(entry, "ClientPasswordAuthType"));
+	snprintf(c->auth_type, sizeof c->auth_type, "%s", cpat ? cpat : "POSTGRES_SCRAM_SHA_256");
+	bool iam_required = iam && strcmp(iam, "REQUIRED") == 0;
+	json_decref(proxy);
+	buf_init(&m, 256);
+	if (iam_required) {
+		if (!c->ssl) {
+			buf_free(&m);
+			audit(c, NULL, false, "IAM without TLS");
+			client_fatal(c, "28000", "IAM authentication is allowed only with SSL connections.");
+			return -1;
+		}
+		pgp_put_auth_cleartext(&m);
+		c->st = C_AUTH_TOKEN;
+	} else if (strcmp(c->auth_type, "POSTGRES_MD5") == 0) {
+		RAND_bytes(c->md5_salt, 4);
+		pgp_put_auth_md5(&m, c->md5_salt);
+		c->st = C_AUTH_MD5;
+	} else {
+		const char *mechs[1] = {"SCRAM-SHA-256"};
+		pgp_put_auth_sasl(&m, mechs, 1);
+		c->st = C_AUTH_SASL1;
+	}
+	put_buf(&c->out, &m);
+	buf_free(&m);
+	return 0;
+}
+
+/* Authenticated: AuthenticationOk, then parameters from a backend's login. */
+static void client_authenticated(struct client *c, const char *principal)
+{
+	audit(c, principal, true, NULL);
+	struct buf m;
+	buf_init(&m, 64);
+	pgp_put_auth_ok(&m);
+	put_buf(&c->out, &m);
+	buf_free(&m);
+	c->pool = pool_get(c);
+	if (!c->pool) {
+		client_fatal(c, "XX000", "Unknown error.");
+		return;
+	}
+	/* the backend logs in with the secret's password as it is now (a rotation is picked up) */
+	snprintf(c->pool->secret_pw, sizeof c->pool->secret_pw, "%s", c->secret_pw);
+	snprintf(c->pool->init_query, sizeof c->pool->init_query, "%s", c->init_query);
+	c->pool->max_pct = c->max_pct;
+	c->st = C_WELCOME;
+	send_welcome_or_wait(c);
+}
+
+static void send_welcome_or_wait(struct client *c)
+{
+	if (!c->pool->params && !c->b) {
+		client_borrow(c); /* a first login gives the parameters */
+		return;
+	}
+	json_t *params = c->b ? c->b->params : c->pool->params;
+	struct buf m;
+	buf_init(&m, 1 << 16);
+	const char *k;
+	json_t *v;
+	json_object_foreach(params, k, v) pgp_put_parameter_status(&m, k, json_string_value(v));
+	pgp_put_ready(&m, 'I');
+	put_buf(&c->out, &m);
+	buf_free(&m);
+	c->st = C_READY;
+	log_info("pgproxy", "[clientConnection=%lu] %s@%s via %s%s", c->id, c->user, c->db, c->proxy_name,
+	         c->ssl ? " (TLS)" : "");
+	if (c->b)
+		backend_release(c->b);
+	if (c->st == C_CLOSED)
+		return;
+	idle_rearm(c);
+	if (wr(c->fd, c->ssl, &c->out) < 0) {
+		client_close(c);
+		return;
+	}
+	client_events(c);
+	if (c->in.len) /* a client that did not wait for ReadyForQuery */
+		client_process(c);
+}
+
+static void auth_failed(struct client *c, const char *principal, const char *reason, const char *sqlstate,
+                        const char *msg)
+{
+	audit(c, principal, false, reason);
+	client_fatal(c, sqlstate, "%s", msg);
+}
+
+static void client_auth_msg(struct client *c, const struct pgp_header *h, const uint8_t *body)
+{
+	struct emu_err err;
+	emu_err_clear(&err);
+	char msg[300];
+	if (h->type != 'p') {
+		proto_error(c, "expected a password message");
+		return;
+	}
+	if (c->st == C_AUTH_TOKEN) {
+		const char *tok;
+		size_t len;
+		if (pgp_parse_password(body, h->body_len, &tok, &len, &err) < 0) {
+			proto_error(c, err.msg);
+			return;
+		}
+		const char *hosts[3] = {c->l->addr, "localhost", c->l->dns};
+		struct pgproxy_token t = {.token = tok, .len = len, .user = c->user, .region = c->l->region,
+		                          .resource_id = c->proxy_id, .hosts = hosts, .n_hosts = 3, .port = c->l->port};
+		char principal[512] = "";
+		int rc = P.h.verify_token ? P.h.verify_token(P.h.ud, &t, principal, sizeof principal, &err)
+		                          : emu_err_set(&err, ERR_INTERNAL, "no token verifier");
+		if (rc < 0) {
+			snprintf(msg, sizeof msg,
+			         "The IAM authentication failed for the role %s. Check the IAM token for this role and try again.",
+			         c->user);
+			auth_failed(c, principal, err.msg, "28000", msg);
+			return;
+		}
+		client_authenticated(c, principal);
+		return;
+	}
+	snprintf(msg, sizeof msg, "The password that was provided for the role %s is wrong.", c->user);
+	if (c->st == C_AUTH_MD5) {
+		const char *got;
+		size_t len;
+		char want[PGP_MD5_LEN + 1];
+		if (pgp_parse_password(body, h->body_len, &got, &len, &err) < 0 ||
+		    pgp_md5_password(c->user, c->secret_pw, c->md5_salt, want) < 0) {
+			proto_error(c, err.msg);
+			return;
+		}
+		bool ok = len == PGP_MD5_LEN && CRYPTO_memcmp(got, want, PGP_MD5_LEN) == 0;
+		OPENSSL_cleanse(want, sizeof want);
+		if (!ok)
+			auth_failed(c, NULL, "wrong password (md5)", "28P01", msg);
+		else
+			client_authenticated(c, NULL);
+		return;
+	}
+	struct buf out;
+	buf_init(&out, 4096);
+	if (c->st == C_AUTH_SASL1) {
+		const char *mech;
+		const uint8_t *data;
+		size_t len;
+		if (pgp_parse_sasl_initial(body, h->body_len, &mech, &data, &len, &err) < 0 ||
+		    strcmp(mech, "SCRAM-SHA-256") != 0 || !data) {
+			buf_free(&out);
+			client_fatal(c, "28000", "RDS Proxy supports only IAM, MD5, or SCRAM authentication.");
+			return;
+		}
+		const struct scram_verifier *v = verifier_for(c, &err);
+		c->scram = v ? malloc(sizeof *c->scram) : NULL;
+		if (c->scram)
+			scram_server_init(c->scram, v);
+		if (!c->scram || scram_server_first(c->scram, (const char *)data, len, &out, &err) < 0) {
+			buf_free(&out);
+			proto_error(c, err.msg);
+			return;
+		}
+		struct buf m;
+		buf_init(&m, 8192);
+		pgp_put_auth_sasl_continue(&m, out.data, out.len);
+		put_buf(&c->out, &m);
+		buf_free(&m);
+		c->st = C_AUTH_SASL2;
+	} else if (c->st == C_AUTH_SASL2) {
+		const uint8_t *data;
+		size_t len;
+		int rc = pgp_parse_sasl_response(body, h->body_len, &data, &len, &err);
+		if (rc == 0)
+			rc = scram_server_final(c->scram, (const char *)data, len, &out, &err);
+		if (rc < 0) {
+			buf_free(&out);
+			if (rc == SCRAM_BAD_PROOF)
+				auth_failed(c, NULL, "wrong password (scram)", "28P01", msg);
+			else
+				proto_error(c, err.msg);
+			return;
+		}
+		struct buf m;
+		buf_init(&m, 8192);
+		pgp_put_auth_sasl_final(&m, out.data, out.len);
+		put_buf(&c->out, &m);
+		buf_free(&m);
+		client_authenticated(c, NULL);
+	}
+	buf_free(&out);
+}
+
+/* ---- the session: client messages -------------------------------------------------------------- */
+
+static void pin(struct client *c, enum pin_reason r, const char *sql, size_t len)
+{
+	if (c->pinned)
+		return;
+	c->pinned = true;
+	char why[600];
+	pin_reason_text(r, sql, len, why, sizeof why);
+	log_msg(LOG_LVL_WARN, "pgproxy",
+	        "%s [clientConnection=%lu] The client session was pinned to the database connection "
+	        "[dbConnection=%d] for the remainder of the session. The proxy can't reuse this connection until "
+	        "the session ends. Reason: %s",
+	        c->l->kind[0] == 'p' && strcmp(c->l->kind, "proxy") == 0 ? "default" : c->l->owner, c->id,
+	        c->b ? c->b->fd : -1, why);
+}
+
+/* Moves whole client messages to the backend while it has one. */
+static void client_process(struct client *c)
+{
+	while (c->st == C_READY && (c->in.len || c->pass_left)) {
+		if (c->pass_left) {
+			if (!c->b)
+				return;
+			size_t n = c->in.len < c->pass_left ? c->in.len : c->pass_left;
+			q_put(&c->b->out, q_data(&c->in), n);
+			q_eat(&c->in, n);
+			c->pass_left -= n;
+			continue;
+		}
+		struct pgp_header h;
+		enum pgp_frame f = pgp_header_peek(q_data(&c->in), c->in.len, MSG_MAX, &h);
+		if (f == PGP_FRAME_BAD) {
+			client_fatal(c, "08P01", "Unknown error.");
+			return;
+		}
+		if (f == PGP_FRAME_MORE)
+			break;
+		bool whole = h.total <= c->in.len;
+		if (!whole && c->in.len < IN_CAP)
+			break;
+		if (h.type == 'X') { /* Terminate: not forwarded; the backend stays clean */
+			client_close(c);
+			return;
+		}
+		if (!c->b) {
+			/* a backend handed over at once runs client_process itself */
+			client_borrow(c);
+			return;
+		}
+		const uint8_t *body = q_data(&c->in) + 5;
+		if (h.type == 'Q' || h.type == 'P') {
+			P.queries += h.type == 'Q';
+			enum pin_reason r = PIN_NONE;
+			const char *sql = NULL, *stmt = "";
+			size_t len = 0;
+			struct emu_err err;
+			uint16_t np;
+			if (!whole)
+				r = PIN_TOO_LONG;
+			else if (h.type == 'Q' && pgp_parse_query(body, h.body_len, &sql, &len, &err) == 0)
+				r = pin_classify_query(sql, len);
+			else if (h.type == 'P' && pgp_parse_parse(body, h.body_len, &stmt, &sql, &np, &err) == 0)
+				r = pin_classify_parse(stmt, sql, strlen(sql));
+			if (c->debug && sql)
+				log_info("pgproxy", "[clientConnection=%lu] %s: %.*s", c->id, h.type == 'Q' ? "query" : "parse",
+				         (int)(len ? len : strlen(sql)), sql);
+			if (r != PIN_NONE)
+				pin(c, r, sql ? sql : "", sql ? (len ? len : strlen(sql)) : 0);
+		}
+		if (h.type == 'Q' || h.type == 'S' || h.type == 'F')
+			c->replies++;
+		if (whole) {
+			q_put(&c->b->out, q_data(&c->in), h.total);
+			q_eat(&c->in, h.total);
+		} else {
+			c->pass_left = h.total;
+		}
+	}
+	if (c->b) {
+		wr(c->b->fd, NULL, &c->b->out);
+		backend_events(c->b);
+	}
+}
+
+static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
+{
+	(void)l;
+	(void)fd;
+	struct client *c = ud;
+	if (c->st == C_TLS) {
+		enum tls_io r = tls_handshake(c->ssl);
+		if (r == TLS_IO_OK) {
+			c->st = C_STARTUP;
+		} else if (r == TLS_IO_WANT_READ || r == TLS_IO_WANT_WRITE) {
+			loop_mod_fd(P.loop, c->fd, r == TLS_IO_WANT_READ ? EPOLLIN : EPOLLOUT);
+			return;
+		} else {
+			log_info("pgproxy", "[clientConnection=%lu] TLS handshake failed: %s", c->id, tls_error());
+			client_close(c);
+			return;
+		}
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR) || (c->ssl && tls_pending(c->ssl))) {
+		int r = rd(c->fd, c->ssl, &c->in, in_cap(c));
+		if (r <= 0) {
+			client_close(c);
+			return;
+		}
+	}
+	while (c->st != C_CLOSED && c->st != C_READY && c->st != C_WELCOME && c->st != C_TLS && c->in.len) {
+		if (c->st == C_STARTUP) {
+			size_t len;
+			enum pgp_frame f = pgp_startup_length(q_data(&c->in), c->in.len, &len);
+			if (f == PGP_FRAME_BAD) {
+				client_close(c);
+				return;
+			}
+			if (f == PGP_FRAME_MORE || len > c->in.len)
+				break;
+			struct pgp_startup s;
+			struct emu_err err;
+			emu_err_clear(&err);
+			uint8_t pkt[PGP_STARTUP_MAX];
+			memcpy(pkt, q_data(&c->in), len);
+			q_eat(&c->in, len);
+			if (pgp_startup_parse(pkt, len, &s, &err) < 0) {
+				proto_error(c, err.msg);
+				return;
+			}
+			if (client_startup(c, &s) < 0)
+				return;
+			if (c->st == C_TLS) {
+				on_client(l, c->fd, 0, c);
+				return;
+			}
+			continue;
+		}
+		struct pgp_header h;
+		enum pgp_frame f = pgp_header_peek(q_data(&c->in), c->in.len, PGP_AUTH_MSG_MAX, &h);
+		if (f == PGP_FRAME_BAD) {
+			client_fatal(c, "08P01", "Unknown error.");
+			return;
+		}
+		if (f == PGP_FRAME_MORE || h.total > c->in.len)
+			break;
+		uint8_t *copy = malloc(h.total);
+		if (!copy) {
+			client_close(c);
+			return;
+		}
+		memcpy(copy, q_data(&c->in), h.total);
+		q_eat(&c->in, h.total);
+		client_auth_msg(c, &h, copy + 5);
+		OPENSSL_cleanse(copy, h.total);
+		free(copy);
+		if (c->st == C_CLOSED)
+			return;
+	}
+	if (c->st == C_READY) {
+		if (!c->b)
+			idle_rearm(c);
+		client_process(c);
+		if (c->st == C_CLOSED)
+			return;
+	}
+	if (wr(c->fd, c->ssl, &c->out) < 0) {
+		client_close(c);
+		return;
+	}
+	client_events(c);
+}
+
+static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
+{
+	(void)ev;
+	struct pgproxy_listener *L = ud;
+	for (int i = 0; i < 64; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0)
+			return;
+		int one = 1;
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		struct client *c = calloc(1, sizeof *c);
+		if (!c || loop_add_fd(l, cfd, EPOLLIN, on_client, c) < 0) {
+			free(c);
+			close(cfd);
+			continue;
+		}
+		c->l = L;
+		c->fd = cfd;
+		c->st = C_STARTUP;
+		c->id = ++P.next_id;
+		c->next = L->clients;
+		if (L->clients)
+			L->clients->prev = c;
+		L->clients = c;
+		P.clients++;
+	}
+}
+
+struct pgproxy_listener *pgproxy_listen(const char *addr, int port, const char *dns, const char *account,
+                                        const char *region, const char *kind, const char *owner, struct emu_err *err)
+{
+	struct sockaddr_in si = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (!P.loop || port <= 0 || port > 65535 || inet_pton(AF_INET, addr, &si.sin_addr) != 1) {
+		emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "bad listen address %.64s:%d", addr, port);
+		return NULL;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, (struct sockaddr *)&si, sizeof si) < 0 || listen(fd, 511) < 0) {
+		emu_err_set(err, ERR_INTERNAL, "cannot listen on %s:%d: %s", addr, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	struct pgproxy_listener *L = calloc(1, sizeof *L);
+	if (!L || loop_add_fd(P.loop, fd, EPOLLIN, on_accept, L) < 0) {
+		free(L);
+		close(fd);
+		emu_err_set(err, ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	L->fd = fd;
+	L->port = port;
+	snprintf(L->addr, sizeof L->addr, "%s", addr);
+	snprintf(L->account, sizeof L->account, "%s", account);
+	snprintf(L->region, sizeof L->region, "%s", region);
+	snprintf(L->kind, sizeof L->kind, "%s", kind);
+	snprintf(L->owner, sizeof L->owner, "%s", owner);
+	snprintf(L->dns, sizeof L->dns, "%s", dns && *dns ? dns : "localhost");
+	return L;
+}
+
+void pgproxy_close(struct pgproxy_listener *L)
+{
+	if (!L)
+		return;
+	while (L->clients)
+		client_close(L->clients);
+	loop_del_fd(P.loop, L->fd);
+	close(L->fd);
+	free(L);
+}
+
+void pgproxy_topology_changed(void)
+{
+	topology_gen++;
+}
+
+void pgproxy_shutdown(void)
+{
+	for (int i = 0; i < VCACHE; i++) {
+		scram_verifier_wipe(&vcache[i].v);
+		vcache[i].key[0] = '\0';
+	}
+	while (P.pools) {
+		struct pool *p = P.pools;
+		P.pools = p->next;
+		while (p->all)
+			backend_free(p->all);
+		json_decref(p->params);
+		OPENSSL_cleanse(p->secret_pw, sizeof p->secret_pw);
+		free(p);
+	}
+	reap(NULL, NULL);
+}
+
+char *pgproxy_metrics_json(void)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "ClientConnections", (json_int_t)P.clients,
+	                      "ClientConnectionsTLS", (json_int_t)P.client_tls, "DatabaseConnections",
+	                      (json_int_t)P.backends, "QueryRequests", (json_int_t)P.queries,
+	                      "ClientConnectionsSetupSucceeded", (json_int_t)P.logins_ok,
+	                      "ClientConnectionsSetupFailedAuth", (json_int_t)P.logins_failed);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return s;
+}
