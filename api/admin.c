@@ -10,11 +10,15 @@
  *   GET  /_rdsemu/clock                {"now":..., "offset_seconds":...}
  *   POST /_rdsemu/clock                {"offset_seconds": N} or {"advance_seconds": N}
  *   GET  /_rdsemu/ca.pem               the local CA certificate (PEM) the database endpoints' TLS chains to
+ *   GET  /_rdsemu/proxy/metrics        RDS Proxy metrics per proxy (CloudWatch names), JSON
+ *   GET  /_rdsemu/metrics              the same in Prometheus text format
  *   POST /moto-api/reset               moto's reset (answers {"status": "ok"})
  *   POST /_localstack/state/reset      LocalStack's reset (also .../state/<service>/reset)
  *   GET  /_localstack/health           LocalStack-shaped health
  */
 #include "api/admin.h"
+
+#include <stdlib.h>
 
 #include "api/auth.h"
 #include "api/tokencheck.h"
@@ -23,7 +27,6 @@
 #include "emu/log.h"
 #include "emu/store.h"
 #include "emu/util.h"
-#include "wire/tls.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -169,11 +172,24 @@ void admin_handle(struct http_env *env, const char *method, const char *path, co
 	if (strcmp(path, "/_rdsemu/ca.pem") == 0) {
 		if (!get)
 			goto method;
-		if (!tls_ca_pem()) {
+		const char *pem = env->ca_pem ? env->ca_pem() : NULL;
+		if (!pem) {
 			fail(out, status, 404, "ResourceNotFoundException", "no local CA: TLS is not initialised");
 			return;
 		}
-		buf_puts(out, tls_ca_pem()); /* http.c: Content-Type application/x-pem-file for this path */
+		buf_puts(out, pem); /* http.c: Content-Type application/x-pem-file for this path */
+		return;
+	}
+	if (strcmp(path, "/_rdsemu/proxy/metrics") == 0 || strcmp(path, "/_rdsemu/metrics") == 0) {
+		if (!get)
+			goto method;
+		char *m = env->proxy_metrics ? env->proxy_metrics(path[9] == 'p' ? "json" : "prometheus") : NULL;
+		if (!m) {
+			fail(out, status, 404, "ResourceNotFoundException", "no proxy data plane");
+			return;
+		}
+		buf_puts(out, m); /* http.c: text/plain for /_rdsemu/metrics */
+		free(m);
 		return;
 	}
 	fail(out, status, 404, "ResourceNotFoundException", "no such admin endpoint");

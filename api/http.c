@@ -618,8 +618,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		size_t len;
 		char *s = buf_steal(&out, &len);
 		log_req(r, method, path, NULL, status, NULL);
-		const char *type = status == 200 && strcmp(path, "/_rdsemu/ca.pem") == 0 ? "application/x-pem-file"
-		                                                                        : "application/json";
+		const char *type = status != 200                              ? "application/json"
+		                   : strcmp(path, "/_rdsemu/ca.pem") == 0     ? "application/x-pem-file"
+		                   : strcmp(path, "/_rdsemu/metrics") == 0    ? "text/plain; version=0.0.4"
+		                                                              : "application/json";
 		return send_resp(c, r, status, type, s, len) ? MHD_YES : MHD_NO;
 	}
 

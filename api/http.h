@@ -21,6 +21,10 @@ struct http_env {
 	int (*reset)(void *ud, struct emu_err *err);
 	/* Loads one fixture document (same code path as --fixtures). */
 	int (*load_fixture)(void *ud, json_t *doc, struct emu_err *err);
+	/* The local CA certificate (PEM) of the database endpoints, or NULL. */
+	const char *(*ca_pem)(void);
+	/* Proxy data-plane metrics: "json" or "prometheus"; malloc'd text or NULL. */
+	char *(*proxy_metrics)(const char *format);
 	void *ud;
 };
 

@@ -98,6 +98,7 @@ static int app_reset(void *ud, struct emu_err *err)
 	authz_cache_clear();
 	clock_set_offset(0);
 	rds_changed(); /* the runtime winds down servers and listeners of the old state */
+	pgproxy_forget_stats();
 	if (auth_seed_builtin(a->store, &a->cfg, err) < 0 || load_startup_fixtures(a, err) < 0)
 		return -1;
 	log_info("main", "state reset");
@@ -330,7 +331,7 @@ static int serve(int argc, char **argv)
 		goto out;
 	}
 	a.env = (struct http_env){.store = a.store, .cfg = &a.cfg, .reset = app_reset, .load_fixture = app_load_fixture,
-	                          .ud = &a};
+	                          .ca_pem = tls_ca_pem, .proxy_metrics = pgproxy_metrics, .ud = &a};
 	if (http_start(&a.http, a.loop, &a.env, &err) < 0) {
 		fprintf(stderr, "rdsemu: %s\n", err.msg);
 		goto out;

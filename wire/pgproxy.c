@@ -176,6 +176,7 @@ struct client {
 	struct backend *b;
 	struct pool *pool;
 	bool waiting, pinned;
+	bool counted;                /* in its proxy's ClientConnections */
 	int replies;                 /* ReadyForQuery messages still expected */
 	long long wait_timer, idle_timer;
 	char user[128], db[128];
@@ -197,19 +198,49 @@ struct pgproxy_listener {
 	struct client *clients;
 };
 
+/* Per-proxy counters, CloudWatch names (aws-behaviour.md 3.11). */
+struct pstat {
+	char proxy_id[40], name[80];
+	long long received, setup_ok, setup_failed_auth, closed, conns, conns_tls, conns_notls;
+	long long db_requests, db_ok, db_failed, queries, queries_tls, queries_notls;
+	/* the last backend login: what TargetHealth reports when it failed */
+	char login_target[64];
+	const char *login_reason; /* NULL = it worked; "AUTH_FAILURE", "CONNECTION_FAILED" */
+	char login_desc[200];
+};
+#define PSTAT_MAX 128
+
 static struct {
 	struct loop *loop;
 	struct store *store;
 	struct pgproxy_hooks h;
+	struct pstat stats[PSTAT_MAX];
+	int nstats;
 	struct pool *pools;
 	struct client *dead_clients;   /* closed, freed before the loop sleeps */
 	struct backend *dead_backends;
 	unsigned long next_id;
-	long long clients, client_tls, backends, queries, logins_ok, logins_failed;
 } P;
 
 static void client_close(struct client *c);
 static void client_events(struct client *c);
+
+/* The counters of a proxy (a fixed table: past PSTAT_MAX proxies, the last
+ * slot is shared). */
+static struct pstat *pstat(const char *proxy_id, const char *name)
+{
+	for (int i = 0; i < P.nstats; i++)
+		if (strcmp(P.stats[i].proxy_id, proxy_id) == 0) {
+			if (name && *name)
+				snprintf(P.stats[i].name, sizeof P.stats[i].name, "%s", name);
+			return &P.stats[i];
+		}
+	struct pstat *st = &P.stats[P.nstats < PSTAT_MAX ? P.nstats++ : PSTAT_MAX - 1];
+	memset(st, 0, sizeof *st);
+	snprintf(st->proxy_id, sizeof st->proxy_id, "%s", proxy_id);
+	snprintf(st->name, sizeof st->name, "%s", name ? name : "");
+	return st;
+}
 static void backend_events(struct backend *b);
 static void client_process(struct client *c);
 static void pool_hand_over(struct pool *p);
@@ -221,6 +252,35 @@ void pgproxy_set_hooks(const struct pgproxy_hooks *h)
 		P.h = *h;
 	else
 		memset(&P.h, 0, sizeof P.h);
+}
+
+/* TargetHealth from what the proxy saw: a target whose last backend login
+ * failed is UNAVAILABLE with the reason; otherwise the control plane's
+ * default (from the instance status) stands. */
+static int target_health(void *ctx, const json_t *proxy, const json_t *target, json_t **health)
+{
+	(void)ctx;
+	const char *arn = json_string_value(json_object_get(proxy, "DBProxyArn"));
+	const char *id = arn ? strstr(arn, ":db-proxy:") : NULL;
+	const char *rid = json_string_value(json_object_get(target, "RdsResourceId"));
+	if (!id || !rid)
+		return -1;
+	id += strlen(":db-proxy:");
+	for (int i = 0; i < P.nstats; i++) {
+		const struct pstat *st = &P.stats[i];
+		if (strcmp(st->proxy_id, id) != 0 || !st->login_reason || strcmp(st->login_target, rid) != 0)
+			continue;
+		*health = json_pack("{s:s, s:s, s:s}", "State", "UNAVAILABLE", "Reason", st->login_reason, "Description",
+		                    st->login_desc);
+		return *health ? 0 : -1;
+	}
+	return -1;
+}
+
+void pgproxy_forget_stats(void)
+{
+	memset(P.stats, 0, sizeof P.stats);
+	P.nstats = 0;
 }
 
 /* Closed connections are freed here, never inside a handler that may
@@ -247,6 +307,7 @@ int pgproxy_init(struct loop *l, struct store *s)
 	P.loop = l;
 	P.store = s;
 	loop_add_before_sleep(l, reap, NULL);
+	rds_set_target_health_hook(target_health, NULL);
 	return 0;
 }
 
@@ -341,10 +402,18 @@ static void proto_error(struct client *c, const char *why)
 
 static void audit(struct client *c, const char *principal, bool ok, const char *reason)
 {
-	if (ok)
-		P.logins_ok++;
-	else
-		P.logins_failed++;
+	struct pstat *st = pstat(c->proxy_id, c->proxy_name);
+	if (ok) {
+		st->setup_ok++;
+		st->conns++;
+		if (c->ssl)
+			st->conns_tls++;
+		else
+			st->conns_notls++;
+		c->counted = true;
+	} else {
+		st->setup_failed_auth++;
+	}
 	if (P.h.audit)
 		P.h.audit(P.h.ud, c->l->account, c->l->region, c->proxy_name, c->user, "pgproxy", principal, ok, reason);
 }
@@ -376,7 +445,6 @@ static void backend_free(struct backend *b)
 			break;
 		}
 	p->total--;
-	P.backends--;
 	q_free(&b->in);
 	q_free(&b->out);
 	if (b->scram) {
@@ -518,7 +586,7 @@ static struct backend *backend_open(struct pool *p, char *why, size_t cap)
 	b->next = p->all;
 	p->all = b;
 	p->total++;
-	P.backends++;
+	pstat(p->proxy_id, NULL)->db_requests++;
 	return b;
 }
 
@@ -720,6 +788,10 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 				goto fail;
 		}
 		if (b->st == B_READY) {
+			struct pstat *st = pstat(b->pool->proxy_id, NULL);
+			st->db_ok++;
+			st->login_reason = NULL;
+			snprintf(st->login_target, sizeof st->login_target, "%s", b->instance);
 			json_decref(b->pool->params);
 			b->pool->params = json_incref(b->params);
 			backend_release(b);
@@ -765,6 +837,13 @@ fail:
 	/* a login that fails while clients wait: every waiter learns why */
 	if (b->st != B_READY) {
 		struct pool *p = b->pool;
+		struct pstat *st = pstat(p->proxy_id, NULL);
+		st->db_failed++;
+		st->login_reason = b->st == B_CONNECTING ? "CONNECTION_FAILED"
+		                   : strstr(why, "password") || strstr(why, "authentication") ? "AUTH_FAILURE"
+		                                                                              : "CONNECTION_FAILED";
+		snprintf(st->login_target, sizeof st->login_target, "%s", b->instance);
+		snprintf(st->login_desc, sizeof st->login_desc, "%.190s", why);
 		backend_free(b);
 		while (p->wait_head && p->total == 0) {
 			struct client *c = p->wait_head;
@@ -930,8 +1009,15 @@ static void client_close(struct client *c)
 		else
 			backend_release(b);
 	}
-	if (c->ssl)
-		P.client_tls--;
+	if (c->counted) {
+		struct pstat *st = pstat(c->proxy_id, NULL);
+		st->conns--;
+		st->closed++;
+		if (c->ssl)
+			st->conns_tls--;
+		else
+			st->conns_notls--;
+	}
 	tls_free(c->ssl);
 	c->ssl = NULL;
 	loop_del_fd(P.loop, c->fd);
@@ -943,7 +1029,6 @@ static void client_close(struct client *c)
 		L->clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	P.clients--;
 	q_free(&c->in);
 	q_free(&c->out);
 	if (c->scram) {
@@ -1133,7 +1218,6 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 			client_close(c);
 			return -1;
 		}
-		P.client_tls++;
 		c->st = C_TLS;
 		return 0;
 	}
@@ -1190,6 +1274,7 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		return -1;
 	}
 	snprintf(c->proxy_name, sizeof c->proxy_name, "%s", json_string_value(json_object_get(proxy, "DBProxyName")));
+	pstat(c->proxy_id, c->proxy_name)->received++;
 	snprintf(c->role_arn, sizeof c->role_arn, "%s", json_string_value(json_object_get(proxy, "RoleArn")));
 	c->idle_timeout_s = (int)json_integer_value(json_object_get(proxy, "IdleClientTimeout"));
 	c->debug = json_is_true(json_object_get(proxy, "DebugLogging"));
@@ -1455,7 +1540,6 @@ static void client_process(struct client *c)
 		}
 		const uint8_t *body = q_data(&c->in) + 5;
 		if (h.type == 'Q' || h.type == 'P') {
-			P.queries += h.type == 'Q';
 			enum pin_reason r = PIN_NONE;
 			const char *sql = NULL, *stmt = "";
 			size_t len = 0;
@@ -1473,8 +1557,15 @@ static void client_process(struct client *c)
 			if (r != PIN_NONE)
 				pin(c, r, sql ? sql : "", sql ? (len ? len : strlen(sql)) : 0);
 		}
-		if (h.type == 'Q' || h.type == 'S' || h.type == 'F')
+		if (h.type == 'Q' || h.type == 'S' || h.type == 'F') {
 			c->replies++;
+			struct pstat *st = pstat(c->proxy_id, NULL);
+			st->queries++;
+			if (c->ssl)
+				st->queries_tls++;
+			else
+				st->queries_notls++;
+		}
 		if (whole) {
 			q_put(&c->b->out, q_data(&c->in), h.total);
 			q_eat(&c->in, h.total);
@@ -1600,7 +1691,6 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 		if (L->clients)
 			L->clients->prev = c;
 		L->clients = c;
-		P.clients++;
 	}
 }
 
@@ -1657,6 +1747,7 @@ void pgproxy_topology_changed(void)
 
 void pgproxy_shutdown(void)
 {
+	rds_set_target_health_hook(NULL, NULL);
 	for (int i = 0; i < VCACHE; i++) {
 		scram_verifier_wipe(&vcache[i].v);
 		vcache[i].key[0] = '\0';
@@ -1673,14 +1764,62 @@ void pgproxy_shutdown(void)
 	reap(NULL, NULL);
 }
 
-char *pgproxy_metrics_json(void)
+/* Gauges computed from the pools; counters from pstat. */
+static json_t *proxy_metrics(const struct pstat *st)
 {
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "ClientConnections", (json_int_t)P.clients,
-	                      "ClientConnectionsTLS", (json_int_t)P.client_tls, "DatabaseConnections",
-	                      (json_int_t)P.backends, "QueryRequests", (json_int_t)P.queries,
-	                      "ClientConnectionsSetupSucceeded", (json_int_t)P.logins_ok,
-	                      "ClientConnectionsSetupFailedAuth", (json_int_t)P.logins_failed);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return s;
+	long long dbconns = 0, borrowed = 0, pinned = 0, in_txn = 0, max = 0;
+	for (struct pool *p = P.pools; p; p = p->next) {
+		if (strcmp(p->proxy_id, st->proxy_id) != 0)
+			continue;
+		max += p->max;
+		for (struct backend *b = p->all; b; b = b->next) {
+			dbconns++;
+			if (b->c) {
+				borrowed++;
+				pinned += b->c->pinned;
+				in_txn += b->c->replies > 0;
+			}
+		}
+	}
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	                 "s:I}",
+	                 "ProxyName", st->name, "ProxyId", st->proxy_id, "ClientConnections", st->conns,
+	                 "ClientConnectionsTLS", st->conns_tls, "ClientConnectionsNoTLS", st->conns_notls,
+	                 "ClientConnectionsReceived", st->received, "ClientConnectionsSetupSucceeded", st->setup_ok,
+	                 "ClientConnectionsSetupFailedAuth", st->setup_failed_auth, "ClientConnectionsClosed", st->closed,
+	                 "DatabaseConnections", dbconns, "DatabaseConnectionRequests", st->db_requests,
+	                 "DatabaseConnectionsSetupSucceeded", st->db_ok, "DatabaseConnectionsSetupFailed", st->db_failed,
+	                 "DatabaseConnectionsCurrentlyBorrowed", borrowed, "DatabaseConnectionsCurrentlySessionPinned",
+	                 pinned, "DatabaseConnectionsCurrentlyInTransaction", in_txn, "MaxDatabaseConnectionsAllowed", max,
+	                 "QueryRequests", st->queries, "QueryRequestsTLS", st->queries_tls, "QueryRequestsNoTLS",
+	                 st->queries_notls);
+}
+
+char *pgproxy_metrics(const char *format)
+{
+	json_t *all = json_array();
+	for (int i = 0; i < P.nstats; i++)
+		json_array_append_new(all, proxy_metrics(&P.stats[i]));
+	char *out = NULL;
+	if (strcmp(format, "json") == 0) {
+		json_t *o = json_pack("{s:o}", "Proxies", all);
+		out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		return out;
+	}
+	struct buf b;
+	buf_init(&b, 1 << 22);
+	size_t i;
+	json_t *m;
+	json_array_foreach(all, i, m) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(m, k, v) if (json_is_integer(v))
+			buf_printf(&b, "rds_proxy_%s{ProxyName=\"%s\"} %lld\n", k,
+			           json_string_value(json_object_get(m, "ProxyName")), (long long)json_integer_value(v));
+	}
+	json_decref(all);
+	out = b.failed ? NULL : buf_steal(&b, NULL);
+	buf_free(&b);
+	return out ? out : util_strdup("");
 }

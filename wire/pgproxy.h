@@ -65,8 +65,11 @@ void pgproxy_shutdown(void);
 /* A failover moved a writer: idle backends made before are not reused. */
 void pgproxy_topology_changed(void);
 
-/* Counters of one proxy, CloudWatch names (aws-behaviour.md 3.11), as a
- * JSON text (malloc'd); NULL when unknown. */
-char *pgproxy_metrics_json(void);
+/* Per-proxy metrics with CloudWatch's names (aws-behaviour.md 3.11):
+ * format "json" ({"Proxies": [{ProxyName, ClientConnections, ...}]}) or
+ * "prometheus" (rds_proxy_<Metric>{ProxyName="..."} N lines); malloc'd. */
+char *pgproxy_metrics(const char *format);
+/* Forgets the counters (a state reset). */
+void pgproxy_forget_stats(void);
 
 #endif

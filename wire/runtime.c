@@ -89,7 +89,7 @@ struct inst {
 
 struct lst {
 	struct lst *next;
-	char kind[16], account[16], region[32], owner[64], addr[64];
+	char kind[16], account[16], region[32], owner[64], addr[64], dns[256];
 	int port;
 	unsigned rr;               /* reader round robin */
 	struct fwd_listener *f;
@@ -837,24 +837,7 @@ static void sync_listeners(void)
 			R.lsts = t;
 		}
 		t->mark = true;
-		bool proxy = strncmp(kind, "proxy", 5) == 0;
-		if (!t->f && !t->pg) {
-			struct emu_err err;
-			emu_err_clear(&err);
-			if (proxy)
-				t->pg = R.proxies ? pgproxy_listen(addr, port, store_col_text(st, 6), account, region, kind, owner,
-				                                   &err)
-				                  : NULL;
-			else
-				t->f = fwd_listen(R.loop, addr, port, resolve, t, &err);
-			if (!R.proxies && proxy)
-				continue;
-			if (t->f || t->pg)
-				log_info("runtime", "%s endpoint %s/%s listening on %s:%d", kind, region, owner, addr, port);
-			else if (!t->warned)
-				log_warn("runtime", "%s endpoint %s/%s: %s", kind, region, owner, err.msg);
-			t->warned = !t->f && !t->pg;
-		}
+		snprintf(t->dns, sizeof t->dns, "%s", store_col_text(st, 6) ? store_col_text(st, 6) : "");
 	}
 	sqlite3_reset(st);
 	for (struct lst **pt = &R.lsts; *pt;) {
@@ -868,6 +851,24 @@ static void sync_listeners(void)
 		pgproxy_close(t->pg);
 		*pt = t->next;
 		free(t);
+	}
+	/* open after closing: a reset and a new resource may reuse an address in one sync */
+	for (struct lst *t = R.lsts; t; t = t->next) {
+		bool proxy = strncmp(t->kind, "proxy", 5) == 0;
+		if (t->f || t->pg || (proxy && !R.proxies))
+			continue;
+		struct emu_err err;
+		emu_err_clear(&err);
+		if (proxy)
+			t->pg = pgproxy_listen(t->addr, t->port, t->dns, t->account, t->region, t->kind, t->owner, &err);
+		else
+			t->f = fwd_listen(R.loop, t->addr, t->port, resolve, t, &err);
+		if (t->f || t->pg)
+			log_info("runtime", "%s endpoint %s/%s listening on %s:%d", t->kind, t->region, t->owner, t->addr,
+			         t->port);
+		else if (!t->warned)
+			log_warn("runtime", "%s endpoint %s/%s: %s", t->kind, t->region, t->owner, err.msg);
+		t->warned = !t->f && !t->pg;
 	}
 }
 

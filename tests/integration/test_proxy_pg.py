@@ -280,3 +280,90 @@ def test_secret_rotation_is_picked_up(proxy, endpoint):
     assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr
     r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
     assert "The password that was provided for the role app_user is wrong." in r.stderr
+
+
+def test_failover_idle_clients_survive(endpoint):
+    """A proxy in front of an Aurora PostgreSQL cluster: an idle client keeps its connection through
+    FailoverDBCluster, and its next transaction runs on the promoted writer."""
+    pg = _psycopg2()
+    if pg is None:
+        pytest.skip("needs psycopg2 (python3-psycopg2)")
+    doc = fixture_doc()
+    doc["rds"] = {
+        "clusters": [{"DBClusterIdentifier": "aur", "Engine": "aurora-postgresql", "MasterUsername": "master",
+                      "MasterUserPassword": "master-pw-1", "DatabaseName": "appdb"}],
+        "instances": [{"DBInstanceIdentifier": "aur-1", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
+                       "DBInstanceClass": "db.r6g.large",
+                       "InitSQL": ["CREATE USER app_user PASSWORD 'app-pw-1'",
+                                   "GRANT ALL ON SCHEMA public TO app_user"]},
+                      {"DBInstanceIdentifier": "aur-2", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
+                       "DBInstanceClass": "db.r6g.large"}],
+        "proxies": [dict(doc["rds"]["proxies"][0], Targets={"DBClusterIdentifiers": ["aur"]})],
+    }
+    H.load_fixtures(endpoint, doc)
+    rds = H.make_client(endpoint, service="rds")
+    for i in ("aur-1", "aur-2"):
+        rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=i, WaiterConfig={"Delay": 1, "MaxAttempts": 90})
+    host = rds.describe_db_proxies(DBProxyName="px")["DBProxies"][0]["Endpoint"]
+    conn = pg.connect(f"host={host} port=5432 user=app_user password=app-pw-1 dbname=appdb sslmode=require")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("create table t(x int); insert into t values (1)")
+    cur.execute("select inet_server_port(), pg_is_in_recovery(), (select count(*) from t)")
+    assert cur.fetchone()[1:] == (False, 1)
+    rds.failover_db_cluster(DBClusterIdentifier="aur", TargetDBInstanceIdentifier="aur-2")
+    deadline = time.time() + 60
+    while rds.describe_db_clusters(DBClusterIdentifier="aur")["DBClusters"][0]["Status"] != "available":
+        assert time.time() < deadline
+        time.sleep(0.5)
+    # the same client connection, idle through the failover: its next transactions write on aur-2
+    deadline = time.time() + 30
+    while True:
+        try:
+            cur.execute("insert into t values (2) returning pg_is_in_recovery()")
+            assert cur.fetchone()[0] is False
+            break
+        except pg.Error:
+            assert time.time() < deadline, "writes never came back through the proxy"
+            time.sleep(0.5)
+    cur.execute("select count(*) from t")
+    assert cur.fetchone()[0] == 2
+    targets = rds.describe_db_proxy_targets(DBProxyName="px")["Targets"]
+    roles = {t["RdsResourceId"]: t.get("Role") for t in targets if t["Type"] == "RDS_INSTANCE"}
+    assert roles == {"aur-1": "READ_ONLY", "aur-2": "READ_WRITE"}
+    conn.close()
+
+
+def test_metrics(proxy, endpoint):
+    import json as _json
+    for i in range(3):
+        assert psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1").returncode == 0
+    assert psql(proxy["host"], 5432, "app_user", "bad-pw", "select 1").returncode != 0
+    status, body = H.http_get(endpoint + "/_rdsemu/proxy/metrics")
+    assert status == 200
+    m = {p["ProxyName"]: p for p in _json.loads(body)["Proxies"]}["px"]
+    assert m["ClientConnectionsSetupSucceeded"] >= 3 and m["ClientConnectionsSetupFailedAuth"] >= 1
+    assert m["QueryRequests"] >= 3 and m["ClientConnections"] == 0
+    assert m["DatabaseConnections"] >= 1 and m["DatabaseConnectionsCurrentlyBorrowed"] == 0
+    assert m["MaxDatabaseConnectionsAllowed"] == 112  # 100% of db.t3.micro's 112
+    status, text = H.http_get(endpoint + "/_rdsemu/metrics")
+    assert status == 200 and b'rds_proxy_ClientConnectionsSetupSucceeded{ProxyName="px"}' in text
+
+
+def test_target_health_reflects_backend_logins(proxy):
+    rds = proxy["rds"]
+    t = rds.describe_db_proxy_targets(DBProxyName="px")["Targets"][0]
+    assert t["TargetHealth"]["State"] == "AVAILABLE"
+    # the database password no longer matches the secret: the client's login to the proxy works,
+    # the proxy's login to the database does not, and the target says so
+    inst = proxy["instance"]
+    assert psql(inst["Address"], inst["Port"], "master", "master-pw-1",
+                "alter user app_user password 'changed-behind-the-proxy'").returncode == 0
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
+    assert r.returncode != 0 and "Request returned an error:" in r.stderr
+    h = rds.describe_db_proxy_targets(DBProxyName="px")["Targets"][0]["TargetHealth"]
+    assert h["State"] == "UNAVAILABLE" and h["Reason"] == "AUTH_FAILURE", h
+    assert psql(inst["Address"], inst["Port"], "master", "master-pw-1",
+                "alter user app_user password 'app-pw-1'").returncode == 0
+    assert psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1").returncode == 0
+    assert rds.describe_db_proxy_targets(DBProxyName="px")["Targets"][0]["TargetHealth"]["State"] == "AVAILABLE"
