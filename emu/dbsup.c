@@ -633,7 +633,7 @@ static void start_setup(struct srv *v)
 	}
 	if (v->engine == DBSUP_POSTGRES) {
 		/* a standby is read-only and holds the primary's users and databases */
-		if ((!v->db && !xl) || v->primary[0]) {
+		if (v->primary[0]) {
 			free(full);
 			after_setup(v, 0);
 			return;
@@ -641,13 +641,16 @@ static void start_setup(struct srv *v)
 		char psql[PATH_CAP + 16], portopt[16];
 		snprintf(psql, sizeof psql, "%s/psql", D.pgbin);
 		snprintf(portopt, sizeof portopt, "%d", v->port);
+		/* rds_iam: the role RDS gives IAM database users (GRANT rds_iam TO x) */
+		static const char iam_role[] = "SELECT 'CREATE ROLE rds_iam NOLOGIN' WHERE NOT EXISTS "
+					       "(SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')\\gexec\n";
 		if (v->db)
 			snprintf(sql, sizeof sql,
-				 "SELECT 'CREATE DATABASE \"%s\"' WHERE NOT EXISTS "
+				 "%sSELECT 'CREATE DATABASE \"%s\"' WHERE NOT EXISTS "
 				 "(SELECT 1 FROM pg_database WHERE datname = '%s')\\gexec\n\\connect \"%s\"\n",
-				 v->db, v->db, v->db);
+				 iam_role, v->db, v->db, v->db);
 		else
-			sql[0] = '\0';
+			snprintf(sql, sizeof sql, "%s", iam_role);
 		snprintf(full, sizeof sql + xl + 200, "%s%s\n", sql, xl ? v->setup_sql : "");
 		char envpw[1200];
 		snprintf(envpw, sizeof envpw, "PGPASSWORD=%s", v->password);
@@ -717,8 +720,12 @@ static int write_hba(const struct srv *v)
 	 * md5-stored ones (PostgreSQL docs, 21.5), so one method covers both.
 	 * "all" does not match physical replication connections: replicas take
 	 * their base backup and stream over the primary's socket. */
+	/* Members of rds_iam log in with RDS IAM tokens, which rdsemu's instance
+	 * endpoint checks before it logs them in over the socket (whose
+	 * directory only rdsemu can reach): trust here, as PAM stands in on RDS. */
 	return write_file(hba,
 			  "# written by rdsemu\n"
+			  "local all +rds_iam trust\n"
 			  "local all all scram-sha-256\n"
 			  "local replication all scram-sha-256\n"
 			  "host all all 127.0.0.0/8 md5\n"

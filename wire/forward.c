@@ -193,7 +193,7 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 }
 
 /* Non-blocking connect to the backend: fd, or -1. */
-static int backend_connect(const struct fwd_backend *b, bool *connecting)
+int fwd_connect(const struct fwd_backend *b, bool *connecting)
 {
 	int fd;
 	int r;
@@ -239,7 +239,7 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 		struct fwd_backend b;
 		memset(&b, 0, sizeof b);
 		bool connecting;
-		int bfd = f->resolve(f->ud, &b) == 0 ? backend_connect(&b, &connecting) : -1;
+		int bfd = f->resolve(f->ud, &b) == 0 ? fwd_connect(&b, &connecting) : -1;
 		struct fwd_conn *c = bfd >= 0 ? malloc(sizeof *c) : NULL;
 		if (!c) {
 			log_info("forward", "%s: no backend available, connection closed", f->name);
@@ -276,14 +276,11 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 	}
 }
 
-struct fwd_listener *fwd_listen(struct loop *l, const char *addr, int port, fwd_resolve_cb resolve, void *ud,
-                                struct emu_err *err)
+int fwd_listen_socket(const char *addr, int port, struct emu_err *err)
 {
 	struct sockaddr_in si = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (port <= 0 || port > 65535 || inet_pton(AF_INET, addr, &si.sin_addr) != 1) {
-		emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "bad listen address %.64s:%d", addr, port);
-		return NULL;
-	}
+	if (port <= 0 || port > 65535 || inet_pton(AF_INET, addr, &si.sin_addr) != 1)
+		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "bad listen address %.64s:%d", addr, port);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
@@ -291,8 +288,17 @@ struct fwd_listener *fwd_listen(struct loop *l, const char *addr, int port, fwd_
 		emu_err_set(err, ERR_INTERNAL, "cannot listen on %s:%d: %s", addr, port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return NULL;
+		return -1;
 	}
+	return fd;
+}
+
+struct fwd_listener *fwd_listen(struct loop *l, const char *addr, int port, fwd_resolve_cb resolve, void *ud,
+                                struct emu_err *err)
+{
+	int fd = fwd_listen_socket(addr, port, err);
+	if (fd < 0)
+		return NULL;
 	struct fwd_listener *f = calloc(1, sizeof *f);
 	if (!f || loop_add_fd(l, fd, EPOLLIN, on_accept, f) < 0) {
 		free(f);

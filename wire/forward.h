@@ -9,6 +9,7 @@
 #ifndef WIRE_FORWARD_H
 #define WIRE_FORWARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct loop;
@@ -24,6 +25,13 @@ struct fwd_backend {
 typedef int (*fwd_resolve_cb)(void *ud, struct fwd_backend *out);
 
 struct fwd_listener;
+
+/* A non-blocking connect to b (unix socket or IPv4 host:port): the fd, or
+ * -1; *connecting when it completes later (EPOLLOUT, then SO_ERROR). */
+int fwd_connect(const struct fwd_backend *b, bool *connecting);
+/* A non-blocking listening TCP socket on addr:port (IPv4 literal,
+ * SO_REUSEADDR): the fd, or -1 with err. */
+int fwd_listen_socket(const char *addr, int port, struct emu_err *err);
 
 /* Listens on addr:port (IPv4 literal).  NULL with err on bind failure. */
 struct fwd_listener *fwd_listen(struct loop *l, const char *addr, int port, fwd_resolve_cb resolve, void *ud,

@@ -161,7 +161,11 @@ struct pool {
 };
 
 enum cstate {
-	C_STARTUP, C_TLS, C_AUTH_TOKEN, C_AUTH_MD5, C_AUTH_SASL1, C_AUTH_SASL2, C_WELCOME, C_READY, C_CLOSED
+	C_STARTUP, C_TLS, C_AUTH_TOKEN, C_AUTH_MD5, C_AUTH_SASL1, C_AUTH_SASL2, C_WELCOME, C_READY,
+	C_DIRECT_WAIT,  /* instance endpoint: the client's StartupMessage went to the server */
+	C_DIRECT_TOKEN, /* the server trusts an rds_iam member: the client owes a token first */
+	C_RELAY,        /* instance endpoint after login: bytes both ways, unchanged */
+	C_CLOSED
 };
 
 struct client {
@@ -189,12 +193,18 @@ struct client {
 	int idle_timeout_s, borrow_timeout_s, max_pct;
 	bool debug;
 	unsigned long id;
+	/* instance endpoints: the one server connection */
+	int dfd;
+	struct q din, dout;
+	bool dconnecting, iam_enabled;
+	char resource_id[40];
 };
 
 struct pgproxy_listener {
 	int fd;
 	char addr[64], account[16], region[32], kind[20], owner[64], dns[256];
 	int port;
+	bool direct; /* an instance endpoint (pattern C), not a proxy */
 	struct client *clients;
 };
 
@@ -224,6 +234,7 @@ static struct {
 
 static void client_close(struct client *c);
 static void client_events(struct client *c);
+static void direct_events(struct client *c);
 
 /* The counters of a proxy (a fixed table: past PSTAT_MAX proxies, the last
  * slot is shared). */
@@ -506,33 +517,8 @@ static int target_backend(struct pool *p, struct fwd_backend *out, char instance
 
 static int unix_or_tcp_connect(const struct fwd_backend *be)
 {
-	int fd;
-	int r;
-	if (be->path[0]) {
-		struct sockaddr_un su = {.sun_family = AF_UNIX};
-		if (strlen(be->path) >= sizeof su.sun_path)
-			return -1;
-		memcpy(su.sun_path, be->path, strlen(be->path) + 1);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		r = connect(fd, (struct sockaddr *)&su, sizeof su);
-	} else {
-		struct sockaddr_in si = {.sin_family = AF_INET, .sin_port = htons((uint16_t)be->port)};
-		if (inet_pton(AF_INET, be->host, &si.sin_addr) != 1)
-			return -1;
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -1;
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		r = connect(fd, (struct sockaddr *)&si, sizeof si);
-	}
-	if (r < 0 && errno != EINPROGRESS && errno != EAGAIN) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	bool connecting;
+	return fwd_connect(be, &connecting);
 }
 
 static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud);
@@ -1009,6 +995,13 @@ static void client_close(struct client *c)
 		else
 			backend_release(b);
 	}
+	if (c->dfd >= 0) {
+		loop_del_fd(P.loop, c->dfd);
+		close(c->dfd);
+		c->dfd = -1;
+	}
+	q_free(&c->din);
+	q_free(&c->dout);
 	if (c->counted) {
 		struct pstat *st = pstat(c->proxy_id, NULL);
 		st->conns--;
@@ -1049,7 +1042,7 @@ static void client_close(struct client *c)
  * 64 KiB token); in it, larger messages are streamed. */
 static size_t in_cap(const struct client *c)
 {
-	return c->st == C_READY ? IN_CAP : PGP_AUTH_MSG_MAX + 8;
+	return c->st == C_READY || c->st == C_RELAY ? IN_CAP : PGP_AUTH_MSG_MAX + 8;
 }
 
 static void client_events(struct client *c)
@@ -1057,7 +1050,7 @@ static void client_events(struct client *c)
 	if (c->st == C_CLOSED)
 		return;
 	uint32_t ev = 0;
-	if (c->in.len < in_cap(c) && (!c->b || c->b->out.len < OUT_HIGH))
+	if (c->in.len < in_cap(c) && (!c->b || c->b->out.len < OUT_HIGH) && c->dout.len < OUT_HIGH)
 		ev |= EPOLLIN;
 	if (c->out.len)
 		ev |= EPOLLOUT;
@@ -1191,6 +1184,164 @@ static const struct scram_verifier *verifier_for(struct client *c, struct emu_er
 
 /* ---- start-up and authentication ---------------------------------------------------------- */
 
+/* ---- instance endpoints (pattern C): the server does the login, except for IAM -------- */
+
+static void on_direct(struct loop *l, int fd, uint32_t ev, void *ud);
+
+static void direct_events(struct client *c)
+{
+	if (c->dfd < 0 || c->st == C_CLOSED)
+		return;
+	uint32_t ev = c->dconnecting ? EPOLLOUT : 0;
+	if (!c->dconnecting && c->out.len < OUT_HIGH && c->st != C_DIRECT_TOKEN)
+		ev |= EPOLLIN;
+	if (!c->dconnecting && c->dout.len)
+		ev |= EPOLLOUT;
+	loop_mod_fd(P.loop, c->dfd, ev);
+}
+
+/* Loads the instance's resource id and IAM setting (they may change). */
+static int direct_instance(struct client *c)
+{
+	sqlite3_stmt *st = store_prep(P.store, "SELECT json_extract(doc, '$.DbiResourceId'), "
+	                                       "json_extract(doc, '$.IAMDatabaseAuthenticationEnabled') "
+	                                       "FROM rds_instances WHERE account = ?1 AND region = ?2 AND id = ?3");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, c->l->account);
+	store_bind_text(st, 2, c->l->region);
+	store_bind_text(st, 3, c->l->owner);
+	int rc = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(c->resource_id, sizeof c->resource_id, "%s", store_col_text(st, 0) ? store_col_text(st, 0) : "");
+		c->iam_enabled = sqlite3_column_int(st, 1) != 0;
+		rc = 0;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* The client's StartupMessage goes to the instance's server as it was. */
+static int direct_start(struct client *c, const struct pgp_startup *s)
+{
+	const char *user = pgp_startup_get(s, "user");
+	snprintf(c->user, sizeof c->user, "%s", user ? user : "");
+	struct fwd_backend be;
+	int max_conn;
+	if (direct_instance(c) < 0 ||
+	    runtime_instance_backend(c->l->account, c->l->region, c->l->owner, &be, &max_conn) < 0) {
+		client_fatal(c, "57P03", "the database system is not accepting connections");
+		return -1;
+	}
+	c->dfd = unix_or_tcp_connect(&be);
+	if (c->dfd < 0 || loop_add_fd(P.loop, c->dfd, EPOLLOUT, on_direct, c) < 0) {
+		if (c->dfd >= 0)
+			close(c->dfd);
+		c->dfd = -1;
+		client_fatal(c, "08006", "could not connect to the database server");
+		return -1;
+	}
+	c->dconnecting = true;
+	struct buf m;
+	buf_init(&m, PGP_STARTUP_MAX);
+	pgp_put_startup(&m, s->params, s->nparams);
+	put_buf(&c->dout, &m);
+	buf_free(&m);
+	c->st = C_DIRECT_WAIT;
+	return 0;
+}
+
+/* The server's first answer: AuthenticationOk at once means trust, i.e. an
+ * rds_iam member (pg_hba), who must show a token to this endpoint first. */
+static void direct_first(struct client *c)
+{
+	struct pgp_header h;
+	enum pgp_frame f = pgp_header_peek(q_data(&c->din), c->din.len, 1 << 20, &h);
+	if (f == PGP_FRAME_MORE || (f == PGP_FRAME_OK && h.total > c->din.len))
+		return;
+	struct pgp_auth a;
+	struct emu_err err;
+	bool trusted = f == PGP_FRAME_OK && h.type == 'R' &&
+	               pgp_parse_auth(q_data(&c->din) + 5, h.body_len, &a, &err) == 0 && a.code == PGP_AUTH_OK;
+	if (!trusted) { /* a password login (or an error): the client and the server talk */
+		c->st = C_RELAY;
+		return;
+	}
+	if (!c->iam_enabled) { /* rds_iam members cannot log in while IAM authentication is off */
+		audit(c, NULL, false, "IAM database authentication is disabled");
+		client_fatal(c, "28000", "PAM authentication failed for user \"%s\"", c->user);
+		return;
+	}
+	struct buf m;
+	buf_init(&m, 64);
+	pgp_put_auth_cleartext(&m);
+	put_buf(&c->out, &m);
+	buf_free(&m);
+	c->st = C_DIRECT_TOKEN;
+}
+
+static void direct_token(struct client *c, const struct pgp_header *h, const uint8_t *body)
+{
+	struct emu_err err;
+	emu_err_clear(&err);
+	const char *tok;
+	size_t len;
+	if (h->type != 'p' || pgp_parse_password(body, h->body_len, &tok, &len, &err) < 0) {
+		proto_error(c, err.msg[0] ? err.msg : "expected a password message");
+		return;
+	}
+	const char *hosts[3] = {c->l->addr, "localhost", c->l->dns};
+	struct pgproxy_token t = {.token = tok, .len = len, .user = c->user, .region = c->l->region,
+	                          .resource_id = c->resource_id, .hosts = hosts, .n_hosts = 3, .port = c->l->port};
+	char principal[512] = "";
+	int rc = P.h.verify_token ? P.h.verify_token(P.h.ud, &t, principal, sizeof principal, &err)
+	                          : emu_err_set(&err, ERR_INTERNAL, "no token verifier");
+	audit(c, principal, rc == 0, rc == 0 ? NULL : err.msg);
+	if (rc < 0) {
+		client_fatal(c, "28000", "PAM authentication failed for user \"%s\"", c->user);
+		return;
+	}
+	c->st = C_RELAY; /* the server's AuthenticationOk and the rest follow */
+}
+
+static void on_direct(struct loop *l, int fd, uint32_t ev, void *ud)
+{
+	(void)l;
+	(void)fd;
+	struct client *c = ud;
+	if (c->dconnecting) {
+		int e = 0;
+		socklen_t el = sizeof e;
+		if (getsockopt(c->dfd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
+			client_fatal(c, "08006", "could not connect to the database server");
+			return;
+		}
+		c->dconnecting = false;
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		int r = rd(c->dfd, NULL, &c->din, IN_CAP);
+		if (r < 0 || (r == 0 && !c->din.len)) {
+			wr(c->fd, c->ssl, &c->out);
+			client_close(c);
+			return;
+		}
+	}
+	if (c->st == C_DIRECT_WAIT && c->din.len)
+		direct_first(c);
+	if (c->st == C_CLOSED)
+		return;
+	if (c->st == C_RELAY && c->din.len) {
+		q_put(&c->out, q_data(&c->din), c->din.len);
+		q_eat(&c->din, c->din.len);
+	}
+	if (wr(c->dfd, NULL, &c->dout) < 0 || wr(c->fd, c->ssl, &c->out) < 0) {
+		client_close(c);
+		return;
+	}
+	client_events(c);
+	direct_events(c);
+}
+
 static const char *const startup_allowed[] = {"user", "database", "application_name", "client_encoding",
                                               "DateStyle", "TimeZone", "extra_float_digits", NULL};
 
@@ -1226,6 +1377,8 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		             "Feature not supported: RDS Proxy supports only version 3.0 of the PostgreSQL messaging protocol.");
 		return -1;
 	}
+	if (c->l->direct)
+		return direct_start(c, s);
 	struct buf m;
 	buf_init(&m, 8192);
 	const char *unknown_pq[PGP_MAX_PARAMS];
@@ -1604,7 +1757,8 @@ static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
 			return;
 		}
 	}
-	while (c->st != C_CLOSED && c->st != C_READY && c->st != C_WELCOME && c->st != C_TLS && c->in.len) {
+	while (c->st != C_CLOSED && c->st != C_READY && c->st != C_WELCOME && c->st != C_TLS && c->st != C_RELAY &&
+	       c->st != C_DIRECT_WAIT && c->in.len) {
 		if (c->st == C_STARTUP) {
 			size_t len;
 			enum pgp_frame f = pgp_startup_length(q_data(&c->in), c->in.len, &len);
@@ -1647,7 +1801,10 @@ static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
 		}
 		memcpy(copy, q_data(&c->in), h.total);
 		q_eat(&c->in, h.total);
-		client_auth_msg(c, &h, copy + 5);
+		if (c->st == C_DIRECT_TOKEN)
+			direct_token(c, &h, copy + 5);
+		else
+			client_auth_msg(c, &h, copy + 5);
 		OPENSSL_cleanse(copy, h.total);
 		free(copy);
 		if (c->st == C_CLOSED)
@@ -1660,11 +1817,24 @@ static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
 		if (c->st == C_CLOSED)
 			return;
 	}
+	if (c->st == C_RELAY && c->in.len) {
+		q_put(&c->dout, q_data(&c->in), c->in.len);
+		q_eat(&c->in, c->in.len);
+	}
+	if (c->dfd >= 0 && !c->dconnecting && wr(c->dfd, NULL, &c->dout) < 0) {
+		client_close(c);
+		return;
+	}
+	if (c->st == C_RELAY && c->din.len) { /* the server spoke while the token was checked */
+		q_put(&c->out, q_data(&c->din), c->din.len);
+		q_eat(&c->din, c->din.len);
+	}
 	if (wr(c->fd, c->ssl, &c->out) < 0) {
 		client_close(c);
 		return;
 	}
 	client_events(c);
+	direct_events(c);
 }
 
 static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
@@ -1685,6 +1855,7 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 		}
 		c->l = L;
 		c->fd = cfd;
+		c->dfd = -1;
 		c->st = C_STARTUP;
 		c->id = ++P.next_id;
 		c->next = L->clients;
@@ -1697,20 +1868,13 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 struct pgproxy_listener *pgproxy_listen(const char *addr, int port, const char *dns, const char *account,
                                         const char *region, const char *kind, const char *owner, struct emu_err *err)
 {
-	struct sockaddr_in si = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (!P.loop || port <= 0 || port > 65535 || inet_pton(AF_INET, addr, &si.sin_addr) != 1) {
-		emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "bad listen address %.64s:%d", addr, port);
+	if (!P.loop) {
+		emu_err_set(err, ERR_INTERNAL, "the proxy front-end is not initialised");
 		return NULL;
 	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-	    bind(fd, (struct sockaddr *)&si, sizeof si) < 0 || listen(fd, 511) < 0) {
-		emu_err_set(err, ERR_INTERNAL, "cannot listen on %s:%d: %s", addr, port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	int fd = fwd_listen_socket(addr, port, err);
+	if (fd < 0)
 		return NULL;
-	}
 	struct pgproxy_listener *L = calloc(1, sizeof *L);
 	if (!L || loop_add_fd(P.loop, fd, EPOLLIN, on_accept, L) < 0) {
 		free(L);
@@ -1726,6 +1890,7 @@ struct pgproxy_listener *pgproxy_listen(const char *addr, int port, const char *
 	snprintf(L->kind, sizeof L->kind, "%s", kind);
 	snprintf(L->owner, sizeof L->owner, "%s", owner);
 	snprintf(L->dns, sizeof L->dns, "%s", dns && *dns ? dns : "localhost");
+	L->direct = strcmp(kind, "instance") == 0;
 	return L;
 }
 

@@ -81,6 +81,7 @@ struct inst {
 	struct fwd_backend ext;
 	char ext_tag[160];         /* the rdsemu:backend value ext was resolved from */
 	int max_conn;              /* the server's max_connections (0 = its default, 100) */
+	bool pg;                   /* a PostgreSQL server: its endpoint checks IAM logins (wire/pgproxy.c) */
 	char srv[2][ID_CAP];       /* slot a, slot b ("" = none) */
 	int active;                /* slot of the primary */
 	bool active_known, failover, reboot, mark;
@@ -558,6 +559,7 @@ static void sync_instances(json_t *clusters)
 			snprintf(i->cluster, sizeof i->cluster, "%s", cl ? cl : "");
 			i->external = parse_backend_tag(doc, &i->ext, i->ext_tag, sizeof i->ext_tag);
 			bool pg = eng->server == ENGINE_SERVER_POSTGRES;
+			i->pg = pg;
 			i->aurora_mysql_reader = is_reader && !pg;
 			server_id(account, region, resid, 'a', i->srv[0]);
 			bool multi = pg && !c && json_is_true(json_object_get(doc, "MultiAZ"));
@@ -859,7 +861,10 @@ static void sync_listeners(void)
 			continue;
 		struct emu_err err;
 		emu_err_clear(&err);
-		if (proxy)
+		/* a PostgreSQL instance of our own: the endpoint checks IAM tokens for rds_iam members */
+		struct inst *i = strcmp(t->kind, RDS_EP_KIND_INSTANCE) == 0 ? inst_find(t->account, t->region, t->owner) : NULL;
+		bool direct = R.proxies && R.servers && i && i->pg && !i->external;
+		if (proxy || direct)
 			t->pg = pgproxy_listen(t->addr, t->port, t->dns, t->account, t->region, t->kind, t->owner, &err);
 		else
 			t->f = fwd_listen(R.loop, t->addr, t->port, resolve, t, &err);

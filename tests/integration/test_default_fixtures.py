@@ -98,6 +98,18 @@ def test_default_fixtures_databases(server_factory):
                             "sslmode=require", "-c", "select 1"],
                            env=dict(H.clean_env(), PGPASSWORD=tok), capture_output=True, text=True, timeout=30)
         assert r.returncode != 0
+    # pattern C with an IAM token: the pattern C role's token for lambda_direct (an rds_iam member)
+    if psql:
+        cr = sts.assume_role(RoleArn="arn:aws:iam::%s:role/rdsemu-lambda-patternC" % H.ACCOUNT,
+                             RoleSessionName="fn")["Credentials"]
+        role_rds = H.make_client(srv.endpoint, service="rds", key=cr["AccessKeyId"], secret=cr["SecretAccessKey"],
+                                 token=cr["SessionToken"])
+        tok = role_rds.generate_db_auth_token(DBHostname=c["host"], Port=5432, DBUsername="lambda_direct",
+                                              Region="us-east-1")
+        r = subprocess.run([psql, "-X", "-At", f"host={c['host']} port=5432 user=lambda_direct dbname=appdb "
+                            "sslmode=require", "-c", "select current_user"],
+                           env=dict(H.clean_env(), PGPASSWORD=tok), capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "lambda_direct", r.stderr
     # the connect notes are printed once everything is up
     deadline = time.time() + 10
     while "How to connect" not in srv.log_text() and time.time() < deadline:

@@ -327,3 +327,28 @@ def test_databases_off_binds_by_host_name(server_factory):
     o = rds2.create_db_instance(DBInstanceIdentifier="plain", **PG)["DBInstance"]
     assert o["DBInstanceStatus"] == "available"
     assert refused("127.0.0.1", o["Endpoint"]["Port"])
+
+
+def test_instance_endpoint_iam_login(endpoint, rds):
+    # pattern C: a PostgreSQL instance with IAM database authentication; rds_iam members log in
+    # with a token checked by the endpoint (verification + rds-db:connect on db-.../user)
+    H.load_fixtures(endpoint, {"rds": {"instances": [dict(PG, DBInstanceIdentifier="iamdb",
+                                                          EnableIAMDatabaseAuthentication=True,
+                                                          InitSQL=["CREATE USER fn_user",
+                                                                   "GRANT rds_iam TO fn_user"])]}})
+    d = wait_available(rds, "iamdb")
+    host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
+    token = rds.generate_db_auth_token(DBHostname=host, Port=port, DBUsername="fn_user", Region="us-east-1")
+    for mode in ("require", "disable"):
+        env = dict(os.environ, PGPASSWORD=token, PGCONNECT_TIMEOUT="5")
+        r = subprocess.run([PSQL, "-X", "-At", f"host={host} port={port} user=fn_user dbname=appdb sslmode={mode}",
+                            "-c", "select current_user"], env=env, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "fn_user", r.stderr
+    bad = psql(host, port, "fn_user", "not-a-token", "appdb", "select 1", check=False)
+    assert 'PAM authentication failed for user "fn_user"' in bad.stderr
+    # the master user still logs in with its password (the server's own SCRAM)
+    assert psql(host, port, "admin1", "secret-pw-1", "appdb", "select 1").stdout.strip() == "1"
+    # IAM authentication switched off: rds_iam members cannot log in at all
+    rds.modify_db_instance(DBInstanceIdentifier="iamdb", EnableIAMDatabaseAuthentication=False, ApplyImmediately=True)
+    r = psql(host, port, "fn_user", token, "appdb", "select 1", check=False)
+    assert 'PAM authentication failed for user "fn_user"' in r.stderr
