@@ -50,7 +50,7 @@ rdsemu_deps() {
 		fi
 		;;
 	bench)
-		local extra=(wrk curl)
+		local extra=(wrk curl pgbouncer)
 		python3 -c 'import boto3' >/dev/null 2>&1 || extra+=(python3-boto3)
 		rdsemu_apt_install "${build[@]}" "${extra[@]}"
 		;;

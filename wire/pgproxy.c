@@ -1226,6 +1226,7 @@ static int direct_start(struct client *c, const struct pgp_startup *s)
 {
 	const char *user = pgp_startup_get(s, "user");
 	snprintf(c->user, sizeof c->user, "%s", user ? user : "");
+	snprintf(c->proxy_name, sizeof c->proxy_name, "%s", c->l->owner); /* the instance, for the audit trail */
 	struct fwd_backend be;
 	int max_conn;
 	if (direct_instance(c) < 0 ||
