@@ -16,6 +16,7 @@
 struct fd_handler {
 	loop_fd_cb cb;
 	void *ud;
+	uint32_t events; /* as last given to epoll: unchanged masks cost no syscall */
 };
 
 struct timer {
@@ -84,13 +85,19 @@ int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *ud
 		return -1;
 	l->fds[fd].cb = cb;
 	l->fds[fd].ud = ud;
+	l->fds[fd].events = events;
 	return 0;
 }
 
 int loop_mod_fd(struct loop *l, int fd, uint32_t events)
 {
+	if (fd >= 0 && fd < l->nfds && l->fds[fd].cb && l->fds[fd].events == events)
+		return 0;
 	struct epoll_event ev = {.events = events, .data.fd = fd};
-	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+	int rc = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+	if (rc == 0 && fd >= 0 && fd < l->nfds)
+		l->fds[fd].events = events;
+	return rc;
 }
 
 void loop_del_fd(struct loop *l, int fd)

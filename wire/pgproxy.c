@@ -182,7 +182,8 @@ struct client {
 	bool waiting, pinned;
 	bool counted;                /* in its proxy's ClientConnections */
 	int replies;                 /* ReadyForQuery messages still expected */
-	long long wait_timer, idle_timer;
+	long long wait_timer;
+	long long last_ms;           /* last client activity (IdleClientTimeout) */
 	char user[128], db[128];
 	char secret_arn[300], secret_version[96];
 	char *secret_pw;             /* the matching secret's password (wiped on free) */
@@ -206,6 +207,7 @@ struct pgproxy_listener {
 	int port;
 	bool direct; /* an instance endpoint (pattern C), not a proxy */
 	struct client *clients;
+	struct pgproxy_listener *next;
 };
 
 /* Per-proxy counters, CloudWatch names (aws-behaviour.md 3.11). */
@@ -227,6 +229,8 @@ static struct {
 	struct pstat stats[PSTAT_MAX];
 	int nstats;
 	struct pool *pools;
+	struct pgproxy_listener *listeners;
+	long long sweep_timer;
 	struct client *dead_clients;   /* closed, freed before the loop sleeps */
 	struct backend *dead_backends;
 	unsigned long next_id;
@@ -313,11 +317,32 @@ static long long reap(struct loop *l, void *ud)
 	return -1;
 }
 
+/* IdleClientTimeout: once a second, clients idle (no backend, no bytes)
+ * longer than their proxy's timeout are closed. */
+static void idle_sweep(struct loop *l, long long id, void *ud)
+{
+	(void)id;
+	(void)ud;
+	long long now = clock_mono_ms();
+	for (struct pgproxy_listener *L = P.listeners; L; L = L->next)
+		for (struct client *c = L->clients, *n; c; c = n) {
+			n = c->next;
+			if (c->st == C_READY && !c->b && !c->waiting && c->idle_timeout_s > 0 &&
+			    now - c->last_ms > c->idle_timeout_s * 1000LL) {
+				log_info("pgproxy", "[clientConnection=%lu] closed after IdleClientTimeout %d s", c->id,
+				         c->idle_timeout_s);
+				client_close(c);
+			}
+		}
+	P.sweep_timer = loop_add_timer(l, 1000, idle_sweep, NULL);
+}
+
 int pgproxy_init(struct loop *l, struct store *s)
 {
 	P.loop = l;
 	P.store = s;
 	loop_add_before_sleep(l, reap, NULL);
+	P.sweep_timer = loop_add_timer(l, 1000, idle_sweep, NULL);
 	rds_set_target_health_hook(target_health, NULL);
 	return 0;
 }
@@ -983,8 +1008,6 @@ static void client_close(struct client *c)
 	}
 	if (c->wait_timer)
 		loop_del_timer(P.loop, c->wait_timer);
-	if (c->idle_timer)
-		loop_del_timer(P.loop, c->idle_timer);
 	if (c->b) {
 		struct backend *b = c->b;
 		b->c = NULL;
@@ -1057,24 +1080,6 @@ static void client_events(struct client *c)
 	loop_mod_fd(P.loop, c->fd, ev);
 }
 
-static void on_idle_timeout(struct loop *l, long long id, void *ud)
-{
-	(void)l;
-	(void)id;
-	struct client *c = ud;
-	c->idle_timer = 0;
-	if (c->b) /* busy: not idle */
-		return;
-	log_info("pgproxy", "[clientConnection=%lu] closed after IdleClientTimeout %d s", c->id, c->idle_timeout_s);
-	client_close(c);
-}
-
-static void idle_rearm(struct client *c)
-{
-	if (c->idle_timer)
-		loop_del_timer(P.loop, c->idle_timer);
-	c->idle_timer = c->idle_timeout_s > 0 ? loop_add_timer(P.loop, c->idle_timeout_s * 1000LL, on_idle_timeout, c) : 0;
-}
 
 /* ---- proxy configuration ---------------------------------------------------------------- */
 
@@ -1524,7 +1529,6 @@ static void send_welcome_or_wait(struct client *c)
 		backend_release(c->b);
 	if (c->st == C_CLOSED)
 		return;
-	idle_rearm(c);
 	if (wr(c->fd, c->ssl, &c->out) < 0) {
 		client_close(c);
 		return;
@@ -1738,6 +1742,7 @@ static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
 	(void)l;
 	(void)fd;
 	struct client *c = ud;
+	c->last_ms = clock_mono_ms();
 	if (c->st == C_TLS) {
 		enum tls_io r = tls_handshake(c->ssl);
 		if (r == TLS_IO_OK) {
@@ -1812,8 +1817,6 @@ static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
 			return;
 	}
 	if (c->st == C_READY) {
-		if (!c->b)
-			idle_rearm(c);
 		client_process(c);
 		if (c->st == C_CLOSED)
 			return;
@@ -1892,6 +1895,8 @@ struct pgproxy_listener *pgproxy_listen(const char *addr, int port, const char *
 	snprintf(L->owner, sizeof L->owner, "%s", owner);
 	snprintf(L->dns, sizeof L->dns, "%s", dns && *dns ? dns : "localhost");
 	L->direct = strcmp(kind, "instance") == 0;
+	L->next = P.listeners;
+	P.listeners = L;
 	return L;
 }
 
@@ -1901,6 +1906,11 @@ void pgproxy_close(struct pgproxy_listener *L)
 		return;
 	while (L->clients)
 		client_close(L->clients);
+	for (struct pgproxy_listener **pl = &P.listeners; *pl; pl = &(*pl)->next)
+		if (*pl == L) {
+			*pl = L->next;
+			break;
+		}
 	loop_del_fd(P.loop, L->fd);
 	close(L->fd);
 	free(L);
@@ -1914,6 +1924,9 @@ void pgproxy_topology_changed(void)
 void pgproxy_shutdown(void)
 {
 	rds_set_target_health_hook(NULL, NULL);
+	if (P.sweep_timer)
+		loop_del_timer(P.loop, P.sweep_timer);
+	P.sweep_timer = 0;
 	for (int i = 0; i < VCACHE; i++) {
 		scram_verifier_wipe(&vcache[i].v);
 		vcache[i].key[0] = '\0';

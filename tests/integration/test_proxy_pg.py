@@ -367,3 +367,22 @@ def test_target_health_reflects_backend_logins(proxy):
                 "alter user app_user password 'app-pw-1'").returncode == 0
     assert psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1").returncode == 0
     assert rds.describe_db_proxy_targets(DBProxyName="px")["Targets"][0]["TargetHealth"]["State"] == "AVAILABLE"
+
+
+def test_idle_client_timeout(proxy):
+    pg = _psycopg2()
+    if pg is None:
+        pytest.skip("needs psycopg2 (python3-psycopg2)")
+    proxy["rds"].modify_db_proxy(DBProxyName="px", IdleClientTimeout=1)
+    conn = pg.connect(f"host={proxy['host']} port=5432 user=app_user password=app-pw-1 dbname=appdb")
+    conn.autocommit = True
+    conn.cursor().execute("select 1")
+    time.sleep(2.5)  # idle longer than IdleClientTimeout: the proxy closes the connection
+    with pytest.raises(pg.Error):
+        conn.cursor().execute("select 1")
+    busy = pg.connect(f"host={proxy['host']} port=5432 user=app_user password=app-pw-1 dbname=appdb")
+    busy.autocommit = True
+    for _ in range(4):  # a client that keeps working is not idle
+        busy.cursor().execute("select pg_sleep(0.5)")
+    busy.cursor().execute("select 1")
+    busy.close()
