@@ -1205,12 +1205,16 @@ static void direct_events(struct client *c)
 	loop_mod_fd(P.loop, c->dfd, ev);
 }
 
-/* Loads the instance's resource id and IAM setting (they may change). */
+/* Loads the instance's (or cluster's) resource id and IAM setting (they may change). */
 static int direct_instance(struct client *c)
 {
-	sqlite3_stmt *st = store_prep(P.store, "SELECT json_extract(doc, '$.DbiResourceId'), "
-	                                       "json_extract(doc, '$.IAMDatabaseAuthenticationEnabled') "
-	                                       "FROM rds_instances WHERE account = ?1 AND region = ?2 AND id = ?3");
+	bool cluster = strcmp(c->l->kind, "instance") != 0;
+	sqlite3_stmt *st = cluster ? store_prep(P.store, "SELECT json_extract(doc, '$.DbClusterResourceId'), "
+	                                                 "json_extract(doc, '$.IAMDatabaseAuthenticationEnabled') "
+	                                                 "FROM rds_clusters WHERE account = ?1 AND region = ?2 AND id = ?3")
+	                           : store_prep(P.store, "SELECT json_extract(doc, '$.DbiResourceId'), "
+	                                                 "json_extract(doc, '$.IAMDatabaseAuthenticationEnabled') "
+	                                                 "FROM rds_instances WHERE account = ?1 AND region = ?2 AND id = ?3");
 	if (!st)
 		return -1;
 	store_bind_text(st, 1, c->l->account);
@@ -1233,9 +1237,8 @@ static int direct_start(struct client *c, const struct pgp_startup *s)
 	snprintf(c->user, sizeof c->user, "%s", user ? user : "");
 	snprintf(c->proxy_name, sizeof c->proxy_name, "%s", c->l->owner); /* the instance, for the audit trail */
 	struct fwd_backend be;
-	int max_conn;
 	if (direct_instance(c) < 0 ||
-	    runtime_instance_backend(c->l->account, c->l->region, c->l->owner, &be, &max_conn) < 0) {
+	    runtime_endpoint_backend(c->l->kind, c->l->account, c->l->region, c->l->owner, &be) < 0) {
 		client_fatal(c, "57P03", "the database system is not accepting connections");
 		return -1;
 	}
@@ -1894,7 +1897,7 @@ struct pgproxy_listener *pgproxy_listen(const char *addr, int port, const char *
 	snprintf(L->kind, sizeof L->kind, "%s", kind);
 	snprintf(L->owner, sizeof L->owner, "%s", owner);
 	snprintf(L->dns, sizeof L->dns, "%s", dns && *dns ? dns : "localhost");
-	L->direct = strcmp(kind, "instance") == 0;
+	L->direct = strcmp(kind, "instance") == 0 || strcmp(kind, "cluster") == 0 || strcmp(kind, "cluster-ro") == 0;
 	L->next = P.listeners;
 	P.listeners = L;
 	return L;

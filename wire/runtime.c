@@ -801,6 +801,32 @@ static int resolve(void *ud, struct fwd_backend *out)
 	return rc;
 }
 
+int runtime_endpoint_backend(const char *kind, const char *account, const char *region, const char *owner,
+                             struct fwd_backend *out)
+{
+	for (struct lst *t = R.lsts; t; t = t->next)
+		if (strcmp(t->kind, kind) == 0 && strcmp(t->account, account) == 0 && strcmp(t->region, region) == 0 &&
+		    strcmp(t->owner, owner) == 0)
+			return resolve(t, out);
+	return -1;
+}
+
+/* Is the cluster an Aurora PostgreSQL one (its endpoints check IAM logins)? */
+static bool cluster_is_pg(const char *account, const char *region, const char *id)
+{
+	sqlite3_stmt *st = store_prep(R.store, "SELECT json_extract(doc, '$.Engine') FROM rds_clusters "
+	                                       "WHERE account = ?1 AND region = ?2 AND id = ?3");
+	if (!st)
+		return false;
+	store_bind_text(st, 1, account);
+	store_bind_text(st, 2, region);
+	store_bind_text(st, 3, id);
+	bool pg = sqlite3_step(st) == SQLITE_ROW && store_col_text(st, 0) &&
+	          strcmp(store_col_text(st, 0), "aurora-postgresql") == 0;
+	sqlite3_reset(st);
+	return pg;
+}
+
 static void sync_listeners(void)
 {
 	/* proxy endpoints listen when their proxy's family has a front-end (PostgreSQL) */
@@ -863,7 +889,9 @@ static void sync_listeners(void)
 		emu_err_clear(&err);
 		/* a PostgreSQL instance of our own: the endpoint checks IAM tokens for rds_iam members */
 		struct inst *i = strcmp(t->kind, RDS_EP_KIND_INSTANCE) == 0 ? inst_find(t->account, t->region, t->owner) : NULL;
-		bool direct = R.proxies && R.servers && i && i->pg && !i->external;
+		bool cluster = strcmp(t->kind, RDS_EP_KIND_CLUSTER) == 0 || strcmp(t->kind, RDS_EP_KIND_CLUSTER_RO) == 0;
+		bool direct = R.proxies && R.servers &&
+		              ((i && i->pg && !i->external) || (cluster && cluster_is_pg(t->account, t->region, t->owner)));
 		if (proxy || direct)
 			t->pg = pgproxy_listen(t->addr, t->port, t->dns, t->account, t->region, t->kind, t->owner, &err);
 		else

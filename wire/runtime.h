@@ -37,6 +37,10 @@ struct fwd_backend;
  * -1 when it has none running. */
 int runtime_instance_backend(const char *account, const char *region, const char *id, struct fwd_backend *out,
                              int *max_conn);
+/* Where a connection to the endpoint (kind, owner) goes now: an instance's
+ * server, a cluster's writer, or one of its readers (round robin).  0, or -1. */
+int runtime_endpoint_backend(const char *kind, const char *account, const char *region, const char *owner,
+                             struct fwd_backend *out);
 /* Proxy endpoints of the PostgreSQL family get listeners (wire/pgproxy.c,
  * once main.c has wired its hooks). */
 void runtime_enable_proxies(void);

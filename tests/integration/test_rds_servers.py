@@ -152,7 +152,10 @@ def test_cluster_failover_keeps_rows(rds):
     assert writer == ["aur-1"]
     host, port = c["Endpoint"], c["Port"]
     ro_host = c["ReaderEndpoint"]
-    psql(host, port, "admin1", "secret-pw-1", "appdb", "create table t(x int)")
+    psql(host, port, "admin1", "secret-pw-1", "appdb", "create table t(x int); create user fn2; grant rds_iam to fn2")
+    # an rds_iam member gets no login through the cluster writer endpoint without IAM authentication on
+    r = psql(host, port, "fn2", "anything", "appdb", "select 1", check=False)
+    assert 'PAM authentication failed for user "fn2"' in r.stderr, r.stderr
     committed = 0
     for i in range(20):
         psql(host, port, "admin1", "secret-pw-1", "appdb", f"insert into t values ({i})")
