@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <limits.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,13 +192,6 @@ static void proxy_audit(void *ud, const char *account, const char *region, const
 	                         .decision = ok ? "Allow" : "Deny", .error_code = ok ? NULL : "AccessDenied",
 	                         .reason = reason};
 	audit_record(&ev);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
 }
 
 /* Can a user other than the owner reach path (x for others on every ancestor)? */
@@ -372,7 +364,7 @@ out:
 	rotation_shutdown();
 	http_stop(a.http);
 	if (a.db_root_temp)
-		nftw(a.db_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		util_remove_tree(a.db_root);
 	if (a.store)
 		audit_flush(a.store);
 	audit_shutdown();

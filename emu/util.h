@@ -38,6 +38,8 @@ int util_b64_digit(int c);
 bool util_b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen);
 /* strdup that aborts on OOM. */
 char *util_strdup(const char *s);
+/* rm -rf path (files, directories, symlinks not followed); errors ignored. */
+void util_remove_tree(const char *path);
 char *util_strndup(const char *s, size_t n);
 void *util_xcalloc(size_t n, size_t sz);
 

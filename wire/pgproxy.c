@@ -42,7 +42,6 @@
 #include "wire/scram.h"
 #include "wire/tls.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -56,7 +55,6 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define IN_CAP 65536          /* input buffered per side before streaming / back-pressure */
@@ -540,11 +538,6 @@ static int target_backend(struct pool *p, struct fwd_backend *out, char instance
 	return runtime_instance_backend(p->account, p->region, id, out, max_conn);
 }
 
-static int unix_or_tcp_connect(const struct fwd_backend *be)
-{
-	bool connecting;
-	return fwd_connect(be, &connecting);
-}
 
 static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud);
 
@@ -563,7 +556,8 @@ static struct backend *backend_open(struct pool *p, char *why, size_t cap)
 		if (p->max < 1)
 			p->max = 1;
 	}
-	int fd = unix_or_tcp_connect(&be);
+	bool connecting; /* either way completion is seen as EPOLLOUT (B_CONNECTING) */
+	int fd = fwd_connect(&be, &connecting);
 	if (fd < 0) {
 		snprintf(why, cap, "cannot connect to the database: %s", strerror(errno));
 		return NULL;
@@ -1242,7 +1236,8 @@ static int direct_start(struct client *c, const struct pgp_startup *s)
 		client_fatal(c, "57P03", "the database system is not accepting connections");
 		return -1;
 	}
-	c->dfd = unix_or_tcp_connect(&be);
+	bool connecting; /* either way completion is seen as EPOLLOUT (dconnecting) */
+	c->dfd = fwd_connect(&be, &connecting);
 	if (c->dfd < 0 || loop_add_fd(P.loop, c->dfd, EPOLLOUT, on_direct, c) < 0) {
 		if (c->dfd >= 0)
 			close(c->dfd);

@@ -48,7 +48,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -180,21 +179,12 @@ static void on_state(void *ud, const char *id, enum dbsup_state s, const char *m
 	R.dirty = true;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /* Removes a stopped server's data directory and files. */
 static void srv_destroy_files(const char *id)
 {
 	char p[700];
 	snprintf(p, sizeof p, "%s/%s", R.root, id);
-	nftw(p, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	util_remove_tree(p);
 	snprintf(p, sizeof p, "%s/%s.log", R.root, id);
 	remove(p);
 	snprintf(p, sizeof p, "%s/%s.done", R.root, id);
