@@ -4,7 +4,8 @@
  * May call: emu/store, emu/err.
  * Invariants: (addr, port) is unique; in loopback mode one address per
  * endpoint, allocated lowest first from 127.0.0.2 and never 127.0.0.1
- * (where the machine's own servers usually listen).
+ * (where the machine's own servers usually listen), skipping addresses
+ * another process already listens on at that port.
  */
 #include "emu/rds_endpoint.h"
 
@@ -12,8 +13,13 @@
 #include "emu/rds_common.h"
 #include "emu/store.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static struct {
 	bool dns_names;
@@ -71,6 +77,23 @@ static int is_free(struct store *s, const char *addr, int port)
 	return rc == SQLITE_DONE ? 1 : rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* Does another process (say a second emulator on this machine) already
+ * listen on addr:port?  Such an address is skipped when allocating. */
+static bool taken_elsewhere(const char *addr, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return false;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	bool taken = bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == EADDRINUSE;
+	close(fd);
+	return taken;
+}
+
 int rds_endpoint_alloc(struct store *s, const char *kind, const char *account, const char *region,
                        const char *owner, const char *dns_name, int std_port, char *address, int *port,
                        struct emu_err *err)
@@ -92,7 +115,7 @@ int rds_endpoint_alloc(struct store *s, const char *kind, const char *account, c
 		for (int p = cfg.port_base; p <= 65535 && !found; p++) {
 			if ((rc = is_free(s, addr, p)) < 0)
 				return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-			if (rc == 1) {
+			if (rc == 1 && !taken_elsewhere(addr, p)) {
 				*port = p;
 				found = true;
 			}
@@ -105,7 +128,7 @@ int rds_endpoint_alloc(struct store *s, const char *kind, const char *account, c
 			snprintf(addr, sizeof addr, "127.%u.%u.%u", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
 			if ((rc = is_free(s, addr, 0)) < 0)
 				return emu_err_set(err, ERR_INTERNAL, "internal storage error");
-			if (rc == 1) {
+			if (rc == 1 && !taken_elsewhere(addr, std_port)) {
 				*port = std_port;
 				found = true;
 			}
