@@ -32,6 +32,7 @@
 #include "emu/log.h"
 #include "emu/loop.h"
 #include "emu/model.h"
+#include "emu/store.h"
 #include "emu/util.h"
 
 #include <arpa/inet.h>
@@ -608,6 +609,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	char path[1024];
 	const char *query;
 	split_uri(r->uri, path, sizeof path, &query);
+	store_touch(); /* whatever this request changes, data-plane caches re-read it */
 
 	if (util_has_prefix(path, "/_rdsemu/") || util_has_prefix(path, "/moto-api/") ||
 	    util_has_prefix(path, "/_localstack/")) {

@@ -178,6 +178,18 @@ int store_begin(struct store *s)
 	return 0;
 }
 
+static unsigned long touches = 1;
+
+void store_touch(void)
+{
+	touches++;
+}
+
+unsigned long store_touches(void)
+{
+	return touches;
+}
+
 int store_commit(struct store *s)
 {
 	if (s->depth <= 0)

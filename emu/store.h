@@ -41,4 +41,11 @@ struct json_t;
  * for a failed commit; kept from the operation otherwise). */
 int store_finish_json(struct store *s, int rc, struct json_t **out, struct emu_err *err);
 
+/* A counter bumped each time the HTTP server has answered a request (an API
+ * call or an admin action may have changed anything).  Data-plane caches of
+ * what the store said (a proxy's settings, the secrets it read) are valid
+ * while it stays the same. */
+void store_touch(void);
+unsigned long store_touches(void);
+
 #endif

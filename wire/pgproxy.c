@@ -42,6 +42,7 @@
 #include "wire/scram.h"
 #include "wire/tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -140,8 +141,12 @@ struct backend {
 	struct scram_client *scram;
 	json_t *params;            /* ParameterStatus from its login: {name: value} */
 	char instance[64];
+	struct fwd_backend at;     /* where it is connected (a cancel goes there too) */
+	int32_t pid;               /* the server's BackendKeyData */
+	uint32_t key;
 	unsigned gen;              /* topology generation it was made in */
-	double idle_since;
+	double born, idle_since;   /* emulator clock (MaxIdleConnectionsPercent, lifetime) */
+	bool retryable;            /* its login failed in a way a failover explains */
 	char password[512];        /* login only; wiped after */
 };
 
@@ -149,13 +154,34 @@ struct pool {
 	struct pool *next;
 	char key[400];             /* proxy_id / user / database */
 	char proxy_id[40], user[128], db[128], account[16], region[32];
+	bool read_only;            /* a READ_ONLY endpoint's pool: backends on readers */
 	struct backend *all, *idle;
-	int total, max, max_pct;
+	int total, max, max_pct, max_idle_pct, max_conn;
+	bool failing;              /* logged that no target is reachable */
 	struct client *wait_head, *wait_tail;
 	json_t *params;            /* of the last login: replayed to new clients */
 	char secret_pw[512];       /* backend password (from the secret), refreshed per client login */
 	char init_query[4096];
-	int borrow_timeout_s;
+	long long retry_timer;     /* no target reachable (a failover): try again soon */
+	unsigned rr;               /* round robin over readers */
+};
+
+/* A proxy's settings as a login saw them, shared by its clients (refcounted)
+ * and cached per listener while the store is unchanged (store_touches). */
+struct auth_ent {
+	char *secret_arn;
+	bool iam_required, md5;
+};
+
+struct pcfg {
+	int refs;
+	unsigned long touches;
+	char proxy_id[40], proxy_name[80], role_arn[300];
+	int idle_timeout_s, borrow_timeout_s, max_pct, max_idle_pct;
+	bool debug, require_tls, read_only;
+	char *init_query;
+	size_t nauth;
+	struct auth_ent *auth;
 };
 
 enum cstate {
@@ -166,37 +192,45 @@ enum cstate {
 	C_CLOSED
 };
 
+/* What a client needs only while it logs in. */
+struct login {
+	char secret_arn[300], secret_version[96];
+	char *secret_pw;             /* the matching secret's password (wiped on free) */
+	uint8_t md5_salt[4];
+	struct scram_server *scram;
+};
+
+/* Instance endpoints (pattern C): the one server connection. */
+struct direct {
+	int fd;
+	struct q in, out;
+	bool connecting, iam_enabled;
+	char resource_id[40];
+};
+
+/* Kept small: an idle client is this, its two strings and its socket. */
 struct client {
 	struct pgproxy_listener *l;
 	struct client *prev, *next;  /* listener's list */
 	struct client *wait_next;    /* pool queue */
-	int fd;
+	struct pcfg *cfg;            /* proxy endpoints, from the start-up on */
+	struct pool *pool;
+	struct backend *b;
+	struct login *login;
+	struct direct *d;
 	SSL *ssl;
-	enum cstate st;
+	char *user, *db;
 	struct q in, out;
 	size_t pass_left;            /* bytes of a large message still to stream to the backend */
-	struct backend *b;
-	struct pool *pool;
-	bool waiting, pinned;
-	bool counted;                /* in its proxy's ClientConnections */
-	int replies;                 /* ReadyForQuery messages still expected */
 	long long wait_timer;
 	long long last_ms;           /* last client activity (IdleClientTimeout) */
-	char user[128], db[128];
-	char secret_arn[300], secret_version[96];
-	char *secret_pw;             /* the matching secret's password (wiped on free) */
-	char auth_type[32];
-	uint8_t md5_salt[4];
-	struct scram_server *scram;
-	char proxy_id[40], proxy_name[80], role_arn[300], init_query[4096];
-	int idle_timeout_s, borrow_timeout_s, max_pct;
-	bool debug;
 	unsigned long id;
-	/* instance endpoints: the one server connection */
-	int dfd;
-	struct q din, dout;
-	bool dconnecting, iam_enabled;
-	char resource_id[40];
+	uint32_t cancel_key;         /* BackendKeyData: (id, cancel_key) */
+	int fd;
+	int replies;                 /* ReadyForQuery messages still expected */
+	enum cstate st;
+	bool waiting, pinned;
+	bool counted;                /* in its proxy's ClientConnections */
 };
 
 struct pgproxy_listener {
@@ -204,6 +238,7 @@ struct pgproxy_listener {
 	char addr[64], account[16], region[32], kind[20], owner[64], dns[256];
 	int port;
 	bool direct; /* an instance endpoint (pattern C), not a proxy */
+	struct pcfg *cfg; /* the proxy's settings, cached */
 	struct client *clients;
 	struct pgproxy_listener *next;
 };
@@ -235,6 +270,8 @@ static struct {
 } P;
 
 static void client_close(struct client *c);
+static void login_free(struct client *c);
+static void pcfg_put(struct pcfg *g);
 static void client_events(struct client *c);
 static void direct_events(struct client *c);
 
@@ -257,6 +294,7 @@ static struct pstat *pstat(const char *proxy_id, const char *name)
 static void backend_events(struct backend *b);
 static void client_process(struct client *c);
 static void pool_hand_over(struct pool *p);
+static void pool_retry_soon(struct pool *p, const char *why);
 static void send_welcome_or_wait(struct client *c);
 
 void pgproxy_set_hooks(const struct pgproxy_hooks *h)
@@ -315,6 +353,36 @@ static long long reap(struct loop *l, void *ud)
 	return -1;
 }
 
+static void backend_free(struct backend *b);
+
+/* Idle backends (aws-behaviour.md 3.5): one unused for 5 minutes counts as
+ * idle, and the pool keeps at most MaxIdleConnectionsPercent of the
+ * target's max_connections of those; any unused one older than 24 hours
+ * is closed.  Times are the emulator's clock, so tests can move it. */
+#define BACKEND_IDLE_S 300.0
+#define BACKEND_LIFETIME_S 86400.0
+static void pool_sweep(void)
+{
+	double now = clock_now();
+	for (struct pool *p = P.pools; p; p = p->next) {
+		int keep = p->max_conn * p->max_idle_pct / 100, idle = 0;
+		for (struct backend *b = p->idle; b; b = b->next_idle)
+			idle += now - b->idle_since >= BACKEND_IDLE_S;
+		for (struct backend *b = p->idle, *n; b; b = n) {
+			n = b->next_idle;
+			bool old = now - b->born >= BACKEND_LIFETIME_S;
+			bool surplus = now - b->idle_since >= BACKEND_IDLE_S && idle > keep;
+			if (!old && !surplus)
+				continue;
+			if (now - b->idle_since >= BACKEND_IDLE_S)
+				idle--;
+			log_info("pgproxy", "%s: closing %s backend connection [dbConnection=%d]", p->key,
+			         old ? "a 24-hour-old" : "an idle", b->fd);
+			backend_free(b);
+		}
+	}
+}
+
 /* IdleClientTimeout: once a second, clients idle (no backend, no bytes)
  * longer than their proxy's timeout are closed. */
 static void idle_sweep(struct loop *l, long long id, void *ud)
@@ -325,13 +393,17 @@ static void idle_sweep(struct loop *l, long long id, void *ud)
 	for (struct pgproxy_listener *L = P.listeners; L; L = L->next)
 		for (struct client *c = L->clients, *n; c; c = n) {
 			n = c->next;
-			if (c->st == C_READY && !c->b && !c->waiting && c->idle_timeout_s > 0 &&
-			    now - c->last_ms > c->idle_timeout_s * 1000LL) {
-				log_info("pgproxy", "[clientConnection=%lu] closed after IdleClientTimeout %d s", c->id,
-				         c->idle_timeout_s);
+			if (!c->b && !c->in.len && !c->out.len && now - c->last_ms > 500) {
+				q_free(&c->in); /* an idle client keeps no buffers */
+				q_free(&c->out);
+			}
+			int limit = c->cfg ? c->cfg->idle_timeout_s : 0;
+			if (c->st == C_READY && !c->b && !c->waiting && limit > 0 && now - c->last_ms > limit * 1000LL) {
+				log_info("pgproxy", "[clientConnection=%lu] closed after IdleClientTimeout %d s", c->id, limit);
 				client_close(c);
 			}
 		}
+	pool_sweep();
 	P.sweep_timer = loop_add_timer(l, 1000, idle_sweep, NULL);
 }
 
@@ -372,6 +444,8 @@ static int rd(int fd, SSL *ssl, struct q *q, size_t cap)
 			got = (size_t)n;
 		}
 		q->len += got;
+		if (!ssl && got < 16384)
+			break; /* a short read drained the socket: no second recv just to see EAGAIN */
 	}
 	return 1;
 }
@@ -436,8 +510,11 @@ static void proto_error(struct client *c, const char *why)
 
 static void audit(struct client *c, const char *principal, bool ok, const char *reason)
 {
-	struct pstat *st = pstat(c->proxy_id, c->proxy_name);
-	if (ok) {
+	/* instance endpoints have no proxy counters; the audit names the instance */
+	const char *name = c->cfg ? c->cfg->proxy_name : c->l->owner;
+	struct pstat *st = c->cfg ? pstat(c->cfg->proxy_id, c->cfg->proxy_name) : NULL;
+	if (!st) {
+	} else if (ok) {
 		st->setup_ok++;
 		st->conns++;
 		if (c->ssl)
@@ -449,7 +526,7 @@ static void audit(struct client *c, const char *principal, bool ok, const char *
 		st->setup_failed_auth++;
 	}
 	if (P.h.audit)
-		P.h.audit(P.h.ud, c->l->account, c->l->region, c->proxy_name, c->user, "pgproxy", principal, ok, reason);
+		P.h.audit(P.h.ud, c->l->account, c->l->region, name, c->user ? c->user : "", "pgproxy", principal, ok, reason);
 }
 
 /* ---- backends ---------------------------------------------------------------------- */
@@ -528,12 +605,8 @@ static int target_backend(struct pool *p, struct fwd_backend *out, char instance
 	sqlite3_reset(st);
 	if (!id[0])
 		return -1;
-	char writer[64];
-	if (strcmp(type, "TRACKED_CLUSTER") == 0) {
-		if (rds_cluster_writer(P.store, p->account, p->region, id, writer) != 1)
-			return -1;
-		snprintf(id, sizeof id, "%s", writer);
-	}
+	if (strcmp(type, "TRACKED_CLUSTER") == 0) /* the writer, or a reader for READ_ONLY endpoints */
+		return runtime_cluster_backend(p->account, p->region, id, p->read_only, &p->rr, out, instance, max_conn);
 	snprintf(instance, 64, "%s", id);
 	return runtime_instance_backend(p->account, p->region, id, out, max_conn);
 }
@@ -552,6 +625,7 @@ static struct backend *backend_open(struct pool *p, char *why, size_t cap)
 		return NULL;
 	}
 	if (max_conn > 0) {
+		p->max_conn = max_conn;
 		p->max = max_conn * (p->max_pct > 0 ? p->max_pct : 100) / 100;
 		if (p->max < 1)
 			p->max = 1;
@@ -572,6 +646,8 @@ static struct backend *backend_open(struct pool *p, char *why, size_t cap)
 	b->fd = fd;
 	b->st = B_CONNECTING;
 	b->gen = topology_gen;
+	b->at = be;
+	b->born = clock_now();
 	snprintf(b->instance, sizeof b->instance, "%s", inst);
 	snprintf(b->password, sizeof b->password, "%s", p->secret_pw);
 	b->params = json_object();
@@ -605,8 +681,11 @@ static int backend_login_msg(struct backend *b, const struct pgp_header *h, cons
 	int rc = 0;
 	if (h->type == 'E') {
 		struct pgp_notice n;
-		if (pgp_parse_notice(body, h->body_len, &n, &err) == 0)
+		if (pgp_parse_notice(body, h->body_len, &n, &err) == 0) {
 			snprintf(why, cap, "%s", n.message ? n.message : "error");
+			/* shutting down, starting up, cannot connect now: a failover */
+			b->retryable = n.sqlstate && strncmp(n.sqlstate, "57P0", 4) == 0;
+		}
 		else
 			snprintf(why, cap, "malformed error from the database");
 		rc = -1;
@@ -667,8 +746,12 @@ static int backend_login_msg(struct backend *b, const struct pgp_header *h, cons
 		} else {
 			b->st = B_READY;
 		}
+	} else if (h->type == 'K') { /* kept for cancels */
+		uint32_t pid = 0;
+		if (pgp_parse_backend_key(body, h->body_len, &pid, &b->key, &err) == 0)
+			b->pid = (int32_t)pid;
 	}
-	/* 'K' (BackendKeyData), 'N' notices: nothing to do */
+	/* 'N' notices: nothing to do */
 	put_buf(&b->out, &m);
 	buf_free(&m);
 	return rc;
@@ -688,7 +771,7 @@ static void backend_release(struct backend *b)
 		pool_hand_over(p);
 		return;
 	}
-	b->idle_since = clock_mono_ms() / 1000.0;
+	b->idle_since = clock_now();
 	b->next_idle = p->idle;
 	p->idle = b;
 	backend_events(b);
@@ -757,6 +840,7 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		int r = rd(b->fd, NULL, &b->in, IN_CAP);
 		if (r <= 0) {
+			b->retryable = true;
 			snprintf(why, sizeof why, r == 0 ? "the database closed the connection" : "read error");
 			goto fail;
 		}
@@ -796,6 +880,7 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 			struct pstat *st = pstat(b->pool->proxy_id, NULL);
 			st->db_ok++;
 			st->login_reason = NULL;
+			b->pool->failing = false;
 			snprintf(st->login_target, sizeof st->login_target, "%s", b->instance);
 			json_decref(b->pool->params);
 			b->pool->params = json_incref(b->params);
@@ -849,7 +934,12 @@ fail:
 		                                                                              : "CONNECTION_FAILED";
 		snprintf(st->login_target, sizeof st->login_target, "%s", b->instance);
 		snprintf(st->login_desc, sizeof st->login_desc, "%.190s", why);
+		bool retry = b->retryable || b->st == B_CONNECTING;
 		backend_free(b);
+		if (retry && p->wait_head) { /* the server went away (a failover): wait for the next one */
+			pool_retry_soon(p, why);
+			return;
+		}
 		while (p->wait_head && p->total == 0) {
 			struct client *c = p->wait_head;
 			p->wait_head = c->wait_next;
@@ -883,7 +973,7 @@ static void backend_events(struct backend *b)
 static struct pool *pool_get(struct client *c)
 {
 	char key[400];
-	snprintf(key, sizeof key, "%s/%s/%s", c->proxy_id, c->user, c->db);
+	snprintf(key, sizeof key, "%s/%s/%s%s", c->cfg->proxy_id, c->user, c->db, c->cfg->read_only ? "/ro" : "");
 	for (struct pool *p = P.pools; p; p = p->next)
 		if (strcmp(p->key, key) == 0)
 			return p;
@@ -891,7 +981,8 @@ static struct pool *pool_get(struct client *c)
 	if (!p)
 		return NULL;
 	snprintf(p->key, sizeof p->key, "%s", key);
-	snprintf(p->proxy_id, sizeof p->proxy_id, "%s", c->proxy_id);
+	snprintf(p->proxy_id, sizeof p->proxy_id, "%s", c->cfg->proxy_id);
+	p->read_only = c->cfg->read_only;
 	snprintf(p->user, sizeof p->user, "%s", c->user);
 	snprintf(p->db, sizeof p->db, "%s", c->db);
 	snprintf(p->account, sizeof p->account, "%s", c->l->account);
@@ -920,6 +1011,26 @@ static void on_borrow_timeout(struct loop *l, long long id, void *ud)
 	client_fatal(c, "08000", "Timed-out waiting to acquire database connection.");
 }
 
+static void on_pool_retry(struct loop *l, long long id, void *ud)
+{
+	(void)l;
+	(void)id;
+	struct pool *p = ud;
+	p->retry_timer = 0;
+	pool_hand_over(p);
+}
+
+/* No target could be reached (a failover in progress): waiting clients
+ * stay queued, up to their borrow timeout, and the pool tries again. */
+static void pool_retry_soon(struct pool *p, const char *why)
+{
+	if (!p->failing)
+		log_info("pgproxy", "%s: %s (clients wait up to the borrow timeout)", p->key, why);
+	p->failing = true;
+	if (!p->retry_timer && p->wait_head)
+		p->retry_timer = loop_add_timer(P.loop, 200, on_pool_retry, p);
+}
+
 /* Gives idle backends to waiting clients; opens new ones while allowed. */
 static void pool_hand_over(struct pool *p)
 {
@@ -940,7 +1051,7 @@ static void pool_hand_over(struct pool *p)
 			if (pending < waiting && p->total < p->max) {
 				char why[300];
 				if (!backend_open(p, why, sizeof why))
-					log_info("pgproxy", "%s: %s (clients wait up to the borrow timeout)", p->key, why);
+					pool_retry_soon(p, why);
 			}
 			return;
 		}
@@ -969,6 +1080,18 @@ static void client_borrow(struct client *c)
 	struct pool *p = c->pool;
 	if (c->waiting || c->b)
 		return;
+	struct backend *b = p->idle;
+	if (!p->wait_head && b && b->gen == topology_gen) { /* the common case: no queue, no timer */
+		p->idle = b->next_idle;
+		c->b = b;
+		b->c = c;
+		backend_events(b);
+		if (c->st == C_WELCOME)
+			send_welcome_or_wait(c);
+		else
+			client_process(c);
+		return;
+	}
 	c->waiting = true;
 	c->wait_next = NULL;
 	if (p->wait_tail)
@@ -976,8 +1099,8 @@ static void client_borrow(struct client *c)
 	else
 		p->wait_head = c;
 	p->wait_tail = c;
-	c->wait_timer = loop_add_timer(P.loop, c->borrow_timeout_s > 0 ? c->borrow_timeout_s * 1000LL : 1,
-	                               on_borrow_timeout, c);
+	int limit = c->cfg->borrow_timeout_s;
+	c->wait_timer = loop_add_timer(P.loop, limit > 0 ? limit * 1000LL : 1, on_borrow_timeout, c);
 	pool_hand_over(p);
 }
 
@@ -1012,15 +1135,18 @@ static void client_close(struct client *c)
 		else
 			backend_release(b);
 	}
-	if (c->dfd >= 0) {
-		loop_del_fd(P.loop, c->dfd);
-		close(c->dfd);
-		c->dfd = -1;
+	if (c->d) {
+		if (c->d->fd >= 0) {
+			loop_del_fd(P.loop, c->d->fd);
+			close(c->d->fd);
+		}
+		q_free(&c->d->in);
+		q_free(&c->d->out);
+		free(c->d);
+		c->d = NULL;
 	}
-	q_free(&c->din);
-	q_free(&c->dout);
 	if (c->counted) {
-		struct pstat *st = pstat(c->proxy_id, NULL);
+		struct pstat *st = pstat(c->cfg->proxy_id, NULL);
 		st->conns--;
 		st->closed++;
 		if (c->ssl)
@@ -1041,16 +1167,12 @@ static void client_close(struct client *c)
 		c->next->prev = c->prev;
 	q_free(&c->in);
 	q_free(&c->out);
-	if (c->scram) {
-		scram_server_wipe(c->scram);
-		free(c->scram);
-		c->scram = NULL;
-	}
-	if (c->secret_pw) {
-		OPENSSL_cleanse(c->secret_pw, strlen(c->secret_pw));
-		free(c->secret_pw);
-		c->secret_pw = NULL;
-	}
+	login_free(c);
+	pcfg_put(c->cfg);
+	c->cfg = NULL;
+	free(c->user);
+	free(c->db);
+	c->user = c->db = NULL;
 	c->next = P.dead_clients;
 	P.dead_clients = c;
 }
@@ -1067,7 +1189,7 @@ static void client_events(struct client *c)
 	if (c->st == C_CLOSED)
 		return;
 	uint32_t ev = 0;
-	if (c->in.len < in_cap(c) && (!c->b || c->b->out.len < OUT_HIGH) && c->dout.len < OUT_HIGH)
+	if (c->in.len < in_cap(c) && (!c->b || c->b->out.len < OUT_HIGH) && (!c->d || c->d->out.len < OUT_HIGH))
 		ev |= EPOLLIN;
 	if (c->out.len)
 		ev |= EPOLLOUT;
@@ -1077,81 +1199,175 @@ static void client_events(struct client *c)
 
 /* ---- proxy configuration ---------------------------------------------------------------- */
 
-/* Loads what a login needs: the proxy document of the listener's endpoint. */
-static json_t *load_proxy(struct client *c)
+static void pcfg_put(struct pcfg *g)
 {
-	struct pgproxy_listener *L = c->l;
+	if (!g || --g->refs > 0)
+		return;
+	for (size_t i = 0; i < g->nauth; i++)
+		free(g->auth[i].secret_arn);
+	free(g->auth);
+	if (g->init_query)
+		OPENSSL_cleanse(g->init_query, strlen(g->init_query));
+	free(g->init_query);
+	free(g);
+}
+
+static int pct(json_t *pc, const char *name, int dflt)
+{
+	json_t *v = json_object_get(pc, name);
+	return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
+}
+
+/* Reads the settings of the listener's proxy (its row, the default target
+ * group, the endpoint's role) from the store.  NULL when it is gone. */
+static struct pcfg *pcfg_load(struct pgproxy_listener *L)
+{
 	sqlite3_stmt *st;
-	if (strcmp(L->kind, "proxy") == 0) {
-		st = store_prep(P.store, "SELECT doc, proxy_id FROM rds_proxies WHERE proxy_id = ?1");
+	bool endpoint = strcmp(L->kind, "proxy") != 0;
+	if (!endpoint) {
+		st = store_prep(P.store, "SELECT doc, proxy_id, 'READ_WRITE' FROM rds_proxies WHERE proxy_id = ?1");
 		if (st)
 			store_bind_text(st, 1, L->owner);
 	} else {
-		st = store_prep(P.store, "SELECT p.doc, p.proxy_id FROM rds_proxies p JOIN rds_proxy_endpoints e "
-		                         "USING (proxy_id) WHERE e.arn LIKE '%:' || ?1");
+		st = store_prep(P.store, "SELECT p.doc, p.proxy_id, json_extract(e.doc, '$.TargetRole') FROM rds_proxies p "
+		                         "JOIN rds_proxy_endpoints e USING (proxy_id) WHERE e.arn LIKE '%:' || ?1");
 		if (st)
 			store_bind_text(st, 1, L->owner);
 	}
 	if (!st)
 		return NULL;
 	json_t *doc = NULL;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	struct pcfg *g = calloc(1, sizeof *g);
+	if (g && sqlite3_step(st) == SQLITE_ROW) {
 		doc = json_loads(store_col_text(st, 0) ? store_col_text(st, 0) : "", 0, NULL);
-		snprintf(c->proxy_id, sizeof c->proxy_id, "%s", store_col_text(st, 1) ? store_col_text(st, 1) : "");
+		snprintf(g->proxy_id, sizeof g->proxy_id, "%s", store_col_text(st, 1) ? store_col_text(st, 1) : "");
+		g->read_only = store_col_text(st, 2) && strcmp(store_col_text(st, 2), "READ_ONLY") == 0;
 	}
 	sqlite3_reset(st);
-	if (!doc)
+	if (!doc) {
+		free(g);
 		return NULL;
+	}
+	g->refs = 1;
+	g->touches = store_touches();
+	snprintf(g->proxy_name, sizeof g->proxy_name, "%s", json_string_value(json_object_get(doc, "DBProxyName")));
+	snprintf(g->role_arn, sizeof g->role_arn, "%s", json_string_value(json_object_get(doc, "RoleArn")));
+	g->idle_timeout_s = (int)json_integer_value(json_object_get(doc, "IdleClientTimeout"));
+	g->debug = json_is_true(json_object_get(doc, "DebugLogging"));
+	g->require_tls = json_is_true(json_object_get(doc, "RequireTLS"));
+	json_t *auth = json_object_get(doc, "Auth");
+	g->auth = calloc(json_array_size(auth) + 1, sizeof *g->auth);
+	size_t i;
+	json_t *a;
+	json_array_foreach(auth, i, a) {
+		const char *arn = json_string_value(json_object_get(a, "SecretArn"));
+		const char *iam = json_string_value(json_object_get(a, "IAMAuth"));
+		const char *cpat = json_string_value(json_object_get(a, "ClientPasswordAuthType"));
+		if (!arn || !g->auth || !(g->auth[g->nauth].secret_arn = util_strdup(arn)))
+			continue;
+		g->auth[g->nauth].iam_required = iam && strcmp(iam, "REQUIRED") == 0;
+		g->auth[g->nauth].md5 = cpat && strcmp(cpat, "POSTGRES_MD5") == 0;
+		g->nauth++;
+	}
+	json_decref(doc);
 	/* the target group's pool settings */
+	g->max_pct = 100;
+	g->max_idle_pct = 50;
+	g->borrow_timeout_s = 120;
 	st = store_prep(P.store, "SELECT doc FROM rds_proxy_target_groups WHERE proxy_id = ?1 AND name = 'default'");
 	if (st) {
-		store_bind_text(st, 1, c->proxy_id);
+		store_bind_text(st, 1, g->proxy_id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			json_t *tg = json_loads(store_col_text(st, 0) ? store_col_text(st, 0) : "", 0, NULL);
 			json_t *pc = json_object_get(tg, "ConnectionPoolConfig");
-			c->borrow_timeout_s = (int)json_integer_value(json_object_get(pc, "ConnectionBorrowTimeout"));
-			c->max_pct = (int)json_integer_value(json_object_get(pc, "MaxConnectionsPercent"));
+			g->borrow_timeout_s = pct(pc, "ConnectionBorrowTimeout", 120);
+			g->max_pct = pct(pc, "MaxConnectionsPercent", 100);
+			g->max_idle_pct = pct(pc, "MaxIdleConnectionsPercent", g->max_pct / 2);
 			const char *iq = json_string_value(json_object_get(pc, "InitQuery"));
-			snprintf(c->init_query, sizeof c->init_query, "%s", iq ? iq : "");
+			g->init_query = iq && *iq ? util_strdup(iq) : NULL;
 			json_decref(tg);
 		}
 		sqlite3_reset(st);
 	}
-	return doc;
+	return g;
 }
 
-/* The Auth entry whose secret names user; *pw its password.  1 found, 0 none. */
-static int find_secret(struct client *c, json_t *proxy, json_t **entry, char **pw)
+/* The listener's proxy settings, from the cache while the store is unchanged. */
+static struct pcfg *pcfg_get(struct pgproxy_listener *L)
 {
-	size_t i;
-	json_t *a;
+	if (!L->cfg || L->cfg->touches != store_touches()) {
+		pcfg_put(L->cfg);
+		L->cfg = pcfg_load(L);
+	}
+	if (L->cfg)
+		L->cfg->refs++;
+	return L->cfg;
+}
+
+/* Secrets as the proxy's role read them, by (role, secret), while the store
+ * is unchanged: a login does not decrypt every secret of the Auth list. */
+#define SCACHE 64
+static struct scache {
+	char role[300], arn[300], version[96];
+	char *user, *pw; /* NULL user: the role could not read it */
+	unsigned long touches;
+} scache[SCACHE];
+static unsigned scache_next;
+
+static void scache_wipe(struct scache *e)
+{
+	if (e->pw)
+		OPENSSL_cleanse(e->pw, strlen(e->pw));
+	free(e->pw);
+	free(e->user);
+	memset(e, 0, sizeof *e);
+}
+
+static const struct scache *secret_as(const struct pgproxy_listener *L, const struct pcfg *g, const char *arn)
+{
+	unsigned long now = store_touches();
+	for (int i = 0; i < SCACHE; i++)
+		if (scache[i].touches == now && strcmp(scache[i].arn, arn) == 0 && strcmp(scache[i].role, g->role_arn) == 0)
+			return &scache[i];
+	struct scache *e = &scache[scache_next++ % SCACHE];
+	scache_wipe(e);
+	snprintf(e->role, sizeof e->role, "%s", g->role_arn);
+	snprintf(e->arn, sizeof e->arn, "%s", arn);
+	e->touches = now;
+	char *value = NULL;
+	struct emu_err err;
+	emu_err_clear(&err);
+	if (!P.h.read_secret ||
+	    P.h.read_secret(P.h.ud, L->account, L->region, g->role_arn, arn, &value, e->version, &err) < 0) {
+		log_info("pgproxy", "proxy %s cannot read secret %s: %s", g->proxy_name, arn, err.msg);
+		return e;
+	}
+	json_t *v = json_loads(value, 0, NULL);
+	OPENSSL_cleanse(value, strlen(value));
+	free(value);
+	const char *u = json_string_value(json_object_get(v, "username"));
+	const char *p = json_string_value(json_object_get(v, "password"));
+	if (u && p) {
+		e->user = util_strdup(u);
+		e->pw = util_strdup(p);
+	}
+	json_decref(v);
+	return e;
+}
+
+/* The Auth entry whose secret names the client's user.  1 found, 0 none. */
+static int find_secret(struct client *c, const struct auth_ent **entry)
+{
 	*entry = NULL;
-	*pw = NULL;
-	json_array_foreach(json_object_get(proxy, "Auth"), i, a) {
-		const char *arn = json_string_value(json_object_get(a, "SecretArn"));
-		if (!arn || !P.h.read_secret)
-			continue;
-		char *value = NULL, version[96] = "";
-		struct emu_err err;
-		emu_err_clear(&err);
-		if (P.h.read_secret(P.h.ud, c->l->account, c->l->region, c->role_arn, arn, &value, version, &err) < 0) {
-			log_info("pgproxy", "proxy %s cannot read secret %s: %s", c->proxy_name, arn, err.msg);
-			continue;
+	for (size_t i = 0; i < c->cfg->nauth; i++) {
+		const struct scache *e = secret_as(c->l, c->cfg, c->cfg->auth[i].secret_arn);
+		if (e->user && e->pw && strcmp(e->user, c->user) == 0) {
+			*entry = &c->cfg->auth[i];
+			c->login->secret_pw = util_strdup(e->pw);
+			snprintf(c->login->secret_arn, sizeof c->login->secret_arn, "%s", e->arn);
+			snprintf(c->login->secret_version, sizeof c->login->secret_version, "%s", e->version);
+			return c->login->secret_pw ? 1 : 0;
 		}
-		json_t *v = json_loads(value, 0, NULL);
-		OPENSSL_cleanse(value, strlen(value));
-		free(value);
-		const char *u = json_string_value(json_object_get(v, "username"));
-		const char *p = json_string_value(json_object_get(v, "password"));
-		if (u && p && strcmp(u, c->user) == 0) {
-			*entry = a;
-			*pw = util_strdup(p);
-			snprintf(c->secret_arn, sizeof c->secret_arn, "%s", arn);
-			snprintf(c->secret_version, sizeof c->secret_version, "%s", version);
-			json_decref(v);
-			return 1;
-		}
-		json_decref(v);
 	}
 	return 0;
 }
@@ -1168,17 +1384,35 @@ static unsigned vcache_next;
 static const struct scram_verifier *verifier_for(struct client *c, struct emu_err *err)
 {
 	char key[400];
-	snprintf(key, sizeof key, "%s#%s", c->secret_arn, c->secret_version);
+	snprintf(key, sizeof key, "%s#%s", c->login->secret_arn, c->login->secret_version);
 	for (int i = 0; i < VCACHE; i++)
 		if (vcache[i].key[0] && strcmp(vcache[i].key, key) == 0)
 			return &vcache[i].v;
 	struct vcache *e = &vcache[vcache_next++ % VCACHE];
 	scram_verifier_wipe(&e->v);
 	e->key[0] = '\0';
-	if (scram_verifier_make(c->secret_pw, strlen(c->secret_pw), NULL, 0, SCRAM_ITERATIONS, &e->v, err) < 0)
+	if (scram_verifier_make(c->login->secret_pw, strlen(c->login->secret_pw), NULL, 0, SCRAM_ITERATIONS, &e->v,
+	                        err) < 0)
 		return NULL;
 	snprintf(e->key, sizeof e->key, "%s", key);
 	return &e->v;
+}
+
+static void login_free(struct client *c)
+{
+	struct login *g = c->login;
+	if (!g)
+		return;
+	if (g->scram) {
+		scram_server_wipe(g->scram);
+		free(g->scram);
+	}
+	if (g->secret_pw) {
+		OPENSSL_cleanse(g->secret_pw, strlen(g->secret_pw));
+		free(g->secret_pw);
+	}
+	free(g);
+	c->login = NULL;
 }
 
 /* ---- start-up and authentication ---------------------------------------------------------- */
@@ -1189,14 +1423,14 @@ static void on_direct(struct loop *l, int fd, uint32_t ev, void *ud);
 
 static void direct_events(struct client *c)
 {
-	if (c->dfd < 0 || c->st == C_CLOSED)
+	if (!c->d || c->d->fd < 0 || c->st == C_CLOSED)
 		return;
-	uint32_t ev = c->dconnecting ? EPOLLOUT : 0;
-	if (!c->dconnecting && c->out.len < OUT_HIGH && c->st != C_DIRECT_TOKEN)
+	uint32_t ev = c->d->connecting ? EPOLLOUT : 0;
+	if (!c->d->connecting && c->out.len < OUT_HIGH && c->st != C_DIRECT_TOKEN)
 		ev |= EPOLLIN;
-	if (!c->dconnecting && c->dout.len)
+	if (!c->d->connecting && c->d->out.len)
 		ev |= EPOLLOUT;
-	loop_mod_fd(P.loop, c->dfd, ev);
+	loop_mod_fd(P.loop, c->d->fd, ev);
 }
 
 /* Loads the instance's (or cluster's) resource id and IAM setting (they may change). */
@@ -1216,8 +1450,8 @@ static int direct_instance(struct client *c)
 	store_bind_text(st, 3, c->l->owner);
 	int rc = -1;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(c->resource_id, sizeof c->resource_id, "%s", store_col_text(st, 0) ? store_col_text(st, 0) : "");
-		c->iam_enabled = sqlite3_column_int(st, 1) != 0;
+		snprintf(c->d->resource_id, sizeof c->d->resource_id, "%s", store_col_text(st, 0) ? store_col_text(st, 0) : "");
+		c->d->iam_enabled = sqlite3_column_int(st, 1) != 0;
 		rc = 0;
 	}
 	sqlite3_reset(st);
@@ -1228,8 +1462,13 @@ static int direct_instance(struct client *c)
 static int direct_start(struct client *c, const struct pgp_startup *s)
 {
 	const char *user = pgp_startup_get(s, "user");
-	snprintf(c->user, sizeof c->user, "%s", user ? user : "");
-	snprintf(c->proxy_name, sizeof c->proxy_name, "%s", c->l->owner); /* the instance, for the audit trail */
+	c->user = util_strdup(user ? user : "");
+	c->d = calloc(1, sizeof *c->d);
+	if (!c->user || !c->d) {
+		client_fatal(c, "XX000", "Unknown error.");
+		return -1;
+	}
+	c->d->fd = -1;
 	struct fwd_backend be;
 	if (direct_instance(c) < 0 ||
 	    runtime_endpoint_backend(c->l->kind, c->l->account, c->l->region, c->l->owner, &be) < 0) {
@@ -1237,19 +1476,19 @@ static int direct_start(struct client *c, const struct pgp_startup *s)
 		return -1;
 	}
 	bool connecting; /* either way completion is seen as EPOLLOUT (dconnecting) */
-	c->dfd = fwd_connect(&be, &connecting);
-	if (c->dfd < 0 || loop_add_fd(P.loop, c->dfd, EPOLLOUT, on_direct, c) < 0) {
-		if (c->dfd >= 0)
-			close(c->dfd);
-		c->dfd = -1;
+	c->d->fd = fwd_connect(&be, &connecting);
+	if (c->d->fd < 0 || loop_add_fd(P.loop, c->d->fd, EPOLLOUT, on_direct, c) < 0) {
+		if (c->d->fd >= 0)
+			close(c->d->fd);
+		c->d->fd = -1;
 		client_fatal(c, "08006", "could not connect to the database server");
 		return -1;
 	}
-	c->dconnecting = true;
+	c->d->connecting = true;
 	struct buf m;
 	buf_init(&m, PGP_STARTUP_MAX);
 	pgp_put_startup(&m, s->params, s->nparams);
-	put_buf(&c->dout, &m);
+	put_buf(&c->d->out, &m);
 	buf_free(&m);
 	c->st = C_DIRECT_WAIT;
 	return 0;
@@ -1260,18 +1499,18 @@ static int direct_start(struct client *c, const struct pgp_startup *s)
 static void direct_first(struct client *c)
 {
 	struct pgp_header h;
-	enum pgp_frame f = pgp_header_peek(q_data(&c->din), c->din.len, 1 << 20, &h);
-	if (f == PGP_FRAME_MORE || (f == PGP_FRAME_OK && h.total > c->din.len))
+	enum pgp_frame f = pgp_header_peek(q_data(&c->d->in), c->d->in.len, 1 << 20, &h);
+	if (f == PGP_FRAME_MORE || (f == PGP_FRAME_OK && h.total > c->d->in.len))
 		return;
 	struct pgp_auth a;
 	struct emu_err err;
 	bool trusted = f == PGP_FRAME_OK && h.type == 'R' &&
-	               pgp_parse_auth(q_data(&c->din) + 5, h.body_len, &a, &err) == 0 && a.code == PGP_AUTH_OK;
+	               pgp_parse_auth(q_data(&c->d->in) + 5, h.body_len, &a, &err) == 0 && a.code == PGP_AUTH_OK;
 	if (!trusted) { /* a password login (or an error): the client and the server talk */
 		c->st = C_RELAY;
 		return;
 	}
-	if (!c->iam_enabled) { /* rds_iam members cannot log in while IAM authentication is off */
+	if (!c->d->iam_enabled) { /* rds_iam members cannot log in while IAM authentication is off */
 		audit(c, NULL, false, "IAM database authentication is disabled");
 		client_fatal(c, "28000", "PAM authentication failed for user \"%s\"", c->user);
 		return;
@@ -1296,7 +1535,7 @@ static void direct_token(struct client *c, const struct pgp_header *h, const uin
 	}
 	const char *hosts[3] = {c->l->addr, "localhost", c->l->dns};
 	struct pgproxy_token t = {.token = tok, .len = len, .user = c->user, .region = c->l->region,
-	                          .resource_id = c->resource_id, .hosts = hosts, .n_hosts = 3, .port = c->l->port};
+	                          .resource_id = c->d->resource_id, .hosts = hosts, .n_hosts = 3, .port = c->l->port};
 	char principal[512] = "";
 	int rc = P.h.verify_token ? P.h.verify_token(P.h.ud, &t, principal, sizeof principal, &err)
 	                          : emu_err_set(&err, ERR_INTERNAL, "no token verifier");
@@ -1313,37 +1552,107 @@ static void on_direct(struct loop *l, int fd, uint32_t ev, void *ud)
 	(void)l;
 	(void)fd;
 	struct client *c = ud;
-	if (c->dconnecting) {
+	if (c->d->connecting) {
 		int e = 0;
 		socklen_t el = sizeof e;
-		if (getsockopt(c->dfd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
+		if (getsockopt(c->d->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
 			client_fatal(c, "08006", "could not connect to the database server");
 			return;
 		}
-		c->dconnecting = false;
+		c->d->connecting = false;
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		int r = rd(c->dfd, NULL, &c->din, IN_CAP);
-		if (r < 0 || (r == 0 && !c->din.len)) {
+		int r = rd(c->d->fd, NULL, &c->d->in, IN_CAP);
+		if (r < 0 || (r == 0 && !c->d->in.len)) {
 			wr(c->fd, c->ssl, &c->out);
 			client_close(c);
 			return;
 		}
 	}
-	if (c->st == C_DIRECT_WAIT && c->din.len)
+	if (c->st == C_DIRECT_WAIT && c->d->in.len)
 		direct_first(c);
 	if (c->st == C_CLOSED)
 		return;
-	if (c->st == C_RELAY && c->din.len) {
-		q_put(&c->out, q_data(&c->din), c->din.len);
-		q_eat(&c->din, c->din.len);
+	if (c->st == C_RELAY && c->d->in.len) {
+		q_put(&c->out, q_data(&c->d->in), c->d->in.len);
+		q_eat(&c->d->in, c->d->in.len);
 	}
-	if (wr(c->dfd, NULL, &c->dout) < 0 || wr(c->fd, c->ssl, &c->out) < 0) {
+	if (wr(c->d->fd, NULL, &c->d->out) < 0 || wr(c->fd, c->ssl, &c->out) < 0) {
 		client_close(c);
 		return;
 	}
 	client_events(c);
 	direct_events(c);
+}
+
+/* ---- CancelRequest ------------------------------------------------------------------------ */
+
+/* A CancelRequest on its way to a server: connect, write 16 bytes, close. */
+struct canceller {
+	int fd;
+	uint8_t pkt[16];
+};
+
+static void on_canceller(struct loop *l, int fd, uint32_t ev, void *ud)
+{
+	(void)ev;
+	struct canceller *k = ud;
+	if (send(fd, k->pkt, sizeof k->pkt, MSG_NOSIGNAL) != (ssize_t)sizeof k->pkt)
+		log_info("pgproxy", "a cancel request could not be passed on: %s", strerror(errno));
+	loop_del_fd(l, fd);
+	close(fd);
+	free(k);
+}
+
+static void send_cancel(const struct fwd_backend *at, uint32_t pid, const uint8_t key[4])
+{
+	struct canceller *k = calloc(1, sizeof *k);
+	bool connecting;
+	if (!k || (k->fd = fwd_connect(at, &connecting)) < 0) {
+		free(k);
+		return;
+	}
+	const uint32_t v[3] = {htonl(16), htonl(80877102), htonl(pid)};
+	memcpy(k->pkt, v, sizeof v);
+	memcpy(k->pkt + 12, key, 4);
+	if (loop_add_fd(P.loop, k->fd, EPOLLOUT, on_canceller, k) < 0) {
+		close(k->fd);
+		free(k);
+	}
+}
+
+/* Proxy endpoints: the key is the proxy's own (sent as BackendKeyData at
+ * login); the cancel goes to the backend the client holds now, with that
+ * server's key.  Between transactions there is nothing to cancel.  Instance
+ * endpoints relay the server's own key, so the request goes on as it is.
+ * (RDS Proxy itself ignores CancelRequest, aws-behaviour.md 3.4.) */
+static void cancel_request(struct client *c, const struct pgp_startup *s)
+{
+	if (s->cancel_key_len != 4)
+		return;
+	struct fwd_backend be;
+	if (c->l->direct) {
+		if (runtime_endpoint_backend(c->l->kind, c->l->account, c->l->region, c->l->owner, &be) == 0)
+			send_cancel(&be, s->cancel_pid, s->cancel_key);
+		return;
+	}
+	uint32_t key;
+	memcpy(&key, s->cancel_key, 4);
+	key = ntohl(key);
+	for (struct pgproxy_listener *L = P.listeners; L; L = L->next)
+		for (struct client *t = L->clients; t; t = t->next) {
+			if (L->direct || (t->id & 0x7fffffff) != s->cancel_pid || t->st != C_READY)
+				continue;
+			if (CRYPTO_memcmp(&t->cancel_key, &key, sizeof key) != 0)
+				return;
+			if (t->b && t->b->pid) {
+				uint32_t bk = htonl(t->b->key);
+				log_info("pgproxy", "[clientConnection=%lu] cancel request passed on to [dbConnection=%d]", t->id,
+				         t->b->fd);
+				send_cancel(&t->b->at, (uint32_t)t->b->pid, (const uint8_t *)&bk);
+			}
+			return;
+		}
 }
 
 static const char *const startup_allowed[] = {"user", "database", "application_name", "client_encoding",
@@ -1355,7 +1664,8 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		q_put(&c->out, "N", 1);
 		return 0;
 	}
-	if (s->kind == PGP_CANCEL_REQUEST) { /* RDS Proxy does not support it */
+	if (s->kind == PGP_CANCEL_REQUEST) {
+		cancel_request(c, s);
 		client_close(c);
 		return -1;
 	}
@@ -1423,29 +1733,23 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		client_fatal(c, "0A000", "Feature not supported: rdsemu's proxy serves client_encoding UTF8 only.");
 		return -1;
 	}
-	snprintf(c->user, sizeof c->user, "%s", user);
-	snprintf(c->db, sizeof c->db, "%s", db && *db ? db : user);
-	json_t *proxy = load_proxy(c);
-	if (!proxy) {
+	c->user = util_strdup(user);
+	c->db = util_strdup(db && *db ? db : user);
+	c->cfg = pcfg_get(c->l);
+	c->login = calloc(1, sizeof *c->login);
+	if (!c->user || !c->db || !c->cfg || !c->login) {
 		client_fatal(c, "XX000", "Unknown error.");
 		return -1;
 	}
-	snprintf(c->proxy_name, sizeof c->proxy_name, "%s", json_string_value(json_object_get(proxy, "DBProxyName")));
-	pstat(c->proxy_id, c->proxy_name)->received++;
-	snprintf(c->role_arn, sizeof c->role_arn, "%s", json_string_value(json_object_get(proxy, "RoleArn")));
-	c->idle_timeout_s = (int)json_integer_value(json_object_get(proxy, "IdleClientTimeout"));
-	c->debug = json_is_true(json_object_get(proxy, "DebugLogging"));
-	bool require_tls = json_is_true(json_object_get(proxy, "RequireTLS"));
-	if (require_tls && !c->ssl) {
-		json_decref(proxy);
+	struct pcfg *g = c->cfg;
+	pstat(g->proxy_id, g->proxy_name)->received++;
+	if (g->require_tls && !c->ssl) {
 		audit(c, NULL, false, "TLS required");
 		client_fatal(c, "28000", "This RDS Proxy requires TLS connections");
 		return -1;
 	}
-	json_t *entry;
-	char *pw;
-	if (!find_secret(c, proxy, &entry, &pw)) {
-		json_decref(proxy);
+	const struct auth_ent *entry;
+	if (!find_secret(c, &entry)) {
 		audit(c, NULL, false, "no credentials");
 		client_fatal(c, "28000",
 		             "This RDS proxy has no credentials for the role %s. Check the credentials for this role and try "
@@ -1453,14 +1757,8 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		             c->user);
 		return -1;
 	}
-	c->secret_pw = pw;
-	const char *iam = json_string_value(json_object_get(entry, "IAMAuth"));
-	const char *cpat = json_string_value(json_object_get(entry, "ClientPasswordAuthType"));
-	snprintf(c->auth_type, sizeof c->auth_type, "%s", cpat ? cpat : "POSTGRES_SCRAM_SHA_256");
-	bool iam_required = iam && strcmp(iam, "REQUIRED") == 0;
-	json_decref(proxy);
 	buf_init(&m, 256);
-	if (iam_required) {
+	if (entry->iam_required) {
 		if (!c->ssl) {
 			buf_free(&m);
 			audit(c, NULL, false, "IAM without TLS");
@@ -1469,9 +1767,9 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		}
 		pgp_put_auth_cleartext(&m);
 		c->st = C_AUTH_TOKEN;
-	} else if (strcmp(c->auth_type, "POSTGRES_MD5") == 0) {
-		RAND_bytes(c->md5_salt, 4);
-		pgp_put_auth_md5(&m, c->md5_salt);
+	} else if (entry->md5) {
+		RAND_bytes(c->login->md5_salt, 4);
+		pgp_put_auth_md5(&m, c->login->md5_salt);
 		c->st = C_AUTH_MD5;
 	} else {
 		const char *mechs[1] = {"SCRAM-SHA-256"};
@@ -1498,9 +1796,12 @@ static void client_authenticated(struct client *c, const char *principal)
 		return;
 	}
 	/* the backend logs in with the secret's password as it is now (a rotation is picked up) */
-	snprintf(c->pool->secret_pw, sizeof c->pool->secret_pw, "%s", c->secret_pw);
-	snprintf(c->pool->init_query, sizeof c->pool->init_query, "%s", c->init_query);
-	c->pool->max_pct = c->max_pct;
+	struct pool *p = c->pool;
+	snprintf(p->secret_pw, sizeof p->secret_pw, "%s", c->login->secret_pw);
+	snprintf(p->init_query, sizeof p->init_query, "%s", c->cfg->init_query ? c->cfg->init_query : "");
+	p->max_pct = c->cfg->max_pct;
+	p->max_idle_pct = c->cfg->max_idle_pct;
+	login_free(c);
 	c->st = C_WELCOME;
 	send_welcome_or_wait(c);
 }
@@ -1517,11 +1818,15 @@ static void send_welcome_or_wait(struct client *c)
 	const char *k;
 	json_t *v;
 	json_object_foreach(params, k, v) pgp_put_parameter_status(&m, k, json_string_value(v));
+	/* a key of the proxy's own: a CancelRequest with it reaches whichever
+	 * backend the client holds at that moment */
+	RAND_bytes((unsigned char *)&c->cancel_key, sizeof c->cancel_key);
+	pgp_put_backend_key(&m, (uint32_t)(c->id & 0x7fffffff), c->cancel_key);
 	pgp_put_ready(&m, 'I');
 	put_buf(&c->out, &m);
 	buf_free(&m);
 	c->st = C_READY;
-	log_info("pgproxy", "[clientConnection=%lu] %s@%s via %s%s", c->id, c->user, c->db, c->proxy_name,
+	log_info("pgproxy", "[clientConnection=%lu] %s@%s via %s%s", c->id, c->user, c->db, c->cfg->proxy_name,
 	         c->ssl ? " (TLS)" : "");
 	if (c->b)
 		backend_release(c->b);
@@ -1561,7 +1866,7 @@ static void client_auth_msg(struct client *c, const struct pgp_header *h, const 
 		}
 		const char *hosts[3] = {c->l->addr, "localhost", c->l->dns};
 		struct pgproxy_token t = {.token = tok, .len = len, .user = c->user, .region = c->l->region,
-		                          .resource_id = c->proxy_id, .hosts = hosts, .n_hosts = 3, .port = c->l->port};
+		                          .resource_id = c->cfg->proxy_id, .hosts = hosts, .n_hosts = 3, .port = c->l->port};
 		char principal[512] = "";
 		int rc = P.h.verify_token ? P.h.verify_token(P.h.ud, &t, principal, sizeof principal, &err)
 		                          : emu_err_set(&err, ERR_INTERNAL, "no token verifier");
@@ -1581,7 +1886,7 @@ static void client_auth_msg(struct client *c, const struct pgp_header *h, const 
 		size_t len;
 		char want[PGP_MD5_LEN + 1];
 		if (pgp_parse_password(body, h->body_len, &got, &len, &err) < 0 ||
-		    pgp_md5_password(c->user, c->secret_pw, c->md5_salt, want) < 0) {
+		    pgp_md5_password(c->user, c->login->secret_pw, c->login->md5_salt, want) < 0) {
 			proto_error(c, err.msg);
 			return;
 		}
@@ -1606,10 +1911,11 @@ static void client_auth_msg(struct client *c, const struct pgp_header *h, const 
 			return;
 		}
 		const struct scram_verifier *v = verifier_for(c, &err);
-		c->scram = v ? malloc(sizeof *c->scram) : NULL;
-		if (c->scram)
-			scram_server_init(c->scram, v);
-		if (!c->scram || scram_server_first(c->scram, (const char *)data, len, &out, &err) < 0) {
+		struct scram_server *ss = v ? malloc(sizeof *ss) : NULL;
+		c->login->scram = ss;
+		if (ss)
+			scram_server_init(ss, v);
+		if (!ss || scram_server_first(ss, (const char *)data, len, &out, &err) < 0) {
 			buf_free(&out);
 			proto_error(c, err.msg);
 			return;
@@ -1625,7 +1931,7 @@ static void client_auth_msg(struct client *c, const struct pgp_header *h, const 
 		size_t len;
 		int rc = pgp_parse_sasl_response(body, h->body_len, &data, &len, &err);
 		if (rc == 0)
-			rc = scram_server_final(c->scram, (const char *)data, len, &out, &err);
+			rc = scram_server_final(c->login->scram, (const char *)data, len, &out, &err);
 		if (rc < 0) {
 			buf_free(&out);
 			if (rc == SCRAM_BAD_PROOF)
@@ -1707,7 +2013,7 @@ static void client_process(struct client *c)
 				r = pin_classify_query(sql, len);
 			else if (h.type == 'P' && pgp_parse_parse(body, h.body_len, &stmt, &sql, &np, &err) == 0)
 				r = pin_classify_parse(stmt, sql, strlen(sql));
-			if (c->debug && sql)
+			if (c->cfg->debug && sql)
 				log_info("pgproxy", "[clientConnection=%lu] %s: %.*s", c->id, h.type == 'Q' ? "query" : "parse",
 				         (int)(len ? len : strlen(sql)), sql);
 			if (r != PIN_NONE)
@@ -1715,7 +2021,7 @@ static void client_process(struct client *c)
 		}
 		if (h.type == 'Q' || h.type == 'S' || h.type == 'F') {
 			c->replies++;
-			struct pstat *st = pstat(c->proxy_id, NULL);
+			struct pstat *st = pstat(c->cfg->proxy_id, NULL);
 			st->queries++;
 			if (c->ssl)
 				st->queries_tls++;
@@ -1820,16 +2126,16 @@ static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
 			return;
 	}
 	if (c->st == C_RELAY && c->in.len) {
-		q_put(&c->dout, q_data(&c->in), c->in.len);
+		q_put(&c->d->out, q_data(&c->in), c->in.len);
 		q_eat(&c->in, c->in.len);
 	}
-	if (c->dfd >= 0 && !c->dconnecting && wr(c->dfd, NULL, &c->dout) < 0) {
+	if (c->d && c->d->fd >= 0 && !c->d->connecting && wr(c->d->fd, NULL, &c->d->out) < 0) {
 		client_close(c);
 		return;
 	}
-	if (c->st == C_RELAY && c->din.len) { /* the server spoke while the token was checked */
-		q_put(&c->out, q_data(&c->din), c->din.len);
-		q_eat(&c->din, c->din.len);
+	if (c->st == C_RELAY && c->d && c->d->in.len) { /* the server spoke while the token was checked */
+		q_put(&c->out, q_data(&c->d->in), c->d->in.len);
+		q_eat(&c->d->in, c->d->in.len);
 	}
 	if (wr(c->fd, c->ssl, &c->out) < 0) {
 		client_close(c);
@@ -1857,7 +2163,6 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 		}
 		c->l = L;
 		c->fd = cfd;
-		c->dfd = -1;
 		c->st = C_STARTUP;
 		c->id = ++P.next_id;
 		c->next = L->clients;
@@ -1911,6 +2216,7 @@ void pgproxy_close(struct pgproxy_listener *L)
 		}
 	loop_del_fd(P.loop, L->fd);
 	close(L->fd);
+	pcfg_put(L->cfg);
 	free(L);
 }
 
@@ -1929,12 +2235,16 @@ void pgproxy_shutdown(void)
 		scram_verifier_wipe(&vcache[i].v);
 		vcache[i].key[0] = '\0';
 	}
+	for (int i = 0; i < SCACHE; i++)
+		scache_wipe(&scache[i]);
 	while (P.pools) {
 		struct pool *p = P.pools;
 		P.pools = p->next;
 		while (p->all)
 			backend_free(p->all);
 		json_decref(p->params);
+		if (p->retry_timer)
+			loop_del_timer(P.loop, p->retry_timer);
 		OPENSSL_cleanse(p->secret_pw, sizeof p->secret_pw);
 		free(p);
 	}

@@ -757,38 +757,66 @@ static int resolve_instance(struct inst *i, struct fwd_backend *out)
 	return socket_of(p, out);
 }
 
+/* A cluster's writer (only once it is a primary: never a standby still
+ * being promoted) or, for ro, one of its ready readers in round robin
+ * (the writer when none is).  instance (may be NULL) gets the chosen id. */
+static int resolve_cluster(const char *account, const char *region, const char *cluster, bool ro, unsigned *rr,
+                           struct fwd_backend *out, char *instance)
+{
+	/* from the cluster row, read now (a failover just committed counts) */
+	json_t *clusters = load_clusters();
+	char key[KEY_CAP];
+	snprintf(key, sizeof key, "%s/%s/%s", account, region, cluster);
+	json_t *c = json_object_get(clusters, key);
+	const char *writer = json_string_value(json_object_get(c, "writer"));
+	const char *chosen = NULL;
+	int rc = -1;
+	if (ro) {
+		json_t *readers = json_object_get(c, "readers");
+		size_t n = json_array_size(readers);
+		for (size_t k = 0; k < n && rc < 0; k++) {
+			const char *r = json_string_value(json_array_get(readers, (*rr + k) % n));
+			struct inst *ri = r ? inst_find(account, region, r) : NULL;
+			if (ri && (ri->aurora_mysql_reader || srv_ready(inst_primary(ri))) && resolve_instance(ri, out) == 0) {
+				rc = 0;
+				chosen = r;
+			}
+		}
+		(*rr)++;
+	}
+	if (rc < 0 && writer) {
+		struct inst *wi = inst_find(account, region, writer);
+		struct srv *p = inst_primary(wi);
+		if (wi && (wi->external || (p && (p->engine != DBSUP_POSTGRES || srv_is_primary(p)))) &&
+		    resolve_instance(wi, out) == 0) {
+			rc = 0;
+			chosen = writer;
+		}
+	}
+	if (rc == 0 && instance)
+		snprintf(instance, 64, "%s", chosen);
+	json_decref(clusters);
+	return rc;
+}
+
 static int resolve(void *ud, struct fwd_backend *out)
 {
 	struct lst *t = ud;
 	if (strcmp(t->kind, RDS_EP_KIND_INSTANCE) == 0)
 		return resolve_instance(inst_find(t->account, t->region, t->owner), out);
-	/* cluster endpoints: from the cluster row, read now (a failover just committed counts) */
-	json_t *clusters = load_clusters();
-	char key[KEY_CAP];
-	snprintf(key, sizeof key, "%s/%s/%s", t->account, t->region, t->owner);
-	json_t *c = json_object_get(clusters, key);
-	const char *writer = json_string_value(json_object_get(c, "writer"));
-	int rc = -1;
-	if (strcmp(t->kind, RDS_EP_KIND_CLUSTER_RO) == 0) {
-		json_t *readers = json_object_get(c, "readers");
-		size_t n = json_array_size(readers);
-		for (size_t k = 0; k < n && rc < 0; k++) {
-			const char *r = json_string_value(json_array_get(readers, (t->rr + k) % n));
-			struct inst *ri = r ? inst_find(t->account, t->region, r) : NULL;
-			if (ri && (ri->aurora_mysql_reader || srv_ready(inst_primary(ri))))
-				rc = resolve_instance(ri, out);
-		}
-		t->rr++;
-	}
-	if (rc < 0 && writer) {
-		struct inst *wi = inst_find(t->account, t->region, writer);
-		struct srv *p = inst_primary(wi);
-		/* a writer endpoint never lands on a standby still being promoted */
-		if (wi && (wi->external || (p && (p->engine != DBSUP_POSTGRES || srv_is_primary(p)))))
-			rc = resolve_instance(wi, out);
-	}
-	json_decref(clusters);
-	return rc;
+	return resolve_cluster(t->account, t->region, t->owner, strcmp(t->kind, RDS_EP_KIND_CLUSTER_RO) == 0, &t->rr, out,
+	                       NULL);
+}
+
+int runtime_cluster_backend(const char *account, const char *region, const char *cluster, bool reader, unsigned *rr,
+                            struct fwd_backend *out, char instance[64], int *max_conn)
+{
+	*max_conn = 0;
+	if (resolve_cluster(account, region, cluster, reader, rr, out, instance) < 0)
+		return -1;
+	struct inst *i = inst_find(account, region, instance);
+	*max_conn = i ? i->max_conn : 0;
+	return 0;
 }
 
 int runtime_endpoint_backend(const char *kind, const char *account, const char *region, const char *owner,

@@ -41,6 +41,11 @@ int runtime_instance_backend(const char *account, const char *region, const char
  * server, a cluster's writer, or one of its readers (round robin).  0, or -1. */
 int runtime_endpoint_backend(const char *kind, const char *account, const char *region, const char *owner,
                              struct fwd_backend *out);
+/* Where a proxy's new backend connection to a cluster goes now: its
+ * writer once promoted, or (reader) one of its readers, round robin on *rr.
+ * instance gets the instance id.  0, or -1 when none is reachable now. */
+int runtime_cluster_backend(const char *account, const char *region, const char *cluster, bool reader, unsigned *rr,
+                            struct fwd_backend *out, char instance[64], int *max_conn);
 /* Proxy endpoints of the PostgreSQL family get listeners (wire/pgproxy.c,
  * once main.c has wired its hooks). */
 void runtime_enable_proxies(void);
