@@ -127,7 +127,9 @@ static const uint8_t *q_data(const struct q *q)
 struct pool;
 struct client;
 
-enum bstate { B_CONNECTING, B_LOGIN, B_INIT, B_READY, B_DEAD };
+/* B_SSLREQ/B_TLS: TCP backends are asked for TLS first (an SSLRequest),
+ * used when the server offers it; local servers are on unix sockets. */
+enum bstate { B_CONNECTING, B_SSLREQ, B_TLS, B_LOGIN, B_INIT, B_READY, B_DEAD };
 
 struct backend {
 	struct pool *pool;
@@ -135,6 +137,7 @@ struct backend {
 	struct backend *next_idle; /* pool's idle list */
 	struct client *c;
 	int fd;
+	SSL *ssl;                  /* when the server took the SSLRequest */
 	enum bstate st;
 	struct q in, out;
 	size_t pass_left;          /* bytes of a large message still to stream to the client */
@@ -541,6 +544,8 @@ static void backend_free(struct backend *b)
 		b->c->b = NULL;
 		b->c = NULL;
 	}
+	tls_free(b->ssl);
+	b->ssl = NULL;
 	if (b->fd >= 0) {
 		loop_del_fd(P.loop, b->fd);
 		close(b->fd);
@@ -614,6 +619,16 @@ static int target_backend(struct pool *p, struct fwd_backend *out, char instance
 
 static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud);
 
+static void backend_put_startup(struct backend *b)
+{
+	struct buf m;
+	buf_init(&m, PGP_STARTUP_MAX);
+	struct pgp_param prm[2] = {{"user", b->pool->user}, {"database", b->pool->db}};
+	pgp_put_startup(&m, prm, 2);
+	put_buf(&b->out, &m);
+	buf_free(&m);
+}
+
 /* Opens a new backend connection for pool p and starts its login. */
 static struct backend *backend_open(struct pool *p, char *why, size_t cap)
 {
@@ -651,12 +666,12 @@ static struct backend *backend_open(struct pool *p, char *why, size_t cap)
 	snprintf(b->instance, sizeof b->instance, "%s", inst);
 	snprintf(b->password, sizeof b->password, "%s", p->secret_pw);
 	b->params = json_object();
-	struct buf m;
-	buf_init(&m, PGP_STARTUP_MAX);
-	struct pgp_param prm[2] = {{"user", p->user}, {"database", p->db}};
-	pgp_put_startup(&m, prm, 2);
-	put_buf(&b->out, &m);
-	buf_free(&m);
+	if (be.path[0]) {
+		backend_put_startup(b);
+	} else {
+		const uint32_t ssl_request[2] = {htonl(8), htonl(80877103)};
+		q_put(&b->out, ssl_request, sizeof ssl_request);
+	}
 	if (loop_add_fd(P.loop, fd, EPOLLOUT, on_backend, b) < 0) {
 		close(fd);
 		json_decref(b->params);
@@ -835,15 +850,44 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 			snprintf(why, sizeof why, "cannot connect to the database: %s", strerror(e ? e : errno));
 			goto fail;
 		}
-		b->st = B_LOGIN;
+		b->st = b->at.path[0] ? B_LOGIN : B_SSLREQ;
 	}
-	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		int r = rd(b->fd, NULL, &b->in, IN_CAP);
+	if (b->st != B_TLS && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		int r = rd(b->fd, b->ssl, &b->in, IN_CAP);
 		if (r <= 0) {
 			b->retryable = true;
 			snprintf(why, sizeof why, r == 0 ? "the database closed the connection" : "read error");
 			goto fail;
 		}
+	}
+	if (b->st == B_SSLREQ && b->in.len) { /* 'S': TLS it is; 'N': in clear */
+		uint8_t answer = q_data(&b->in)[0];
+		q_eat(&b->in, 1);
+		if (b->in.len || (answer != 'S' && answer != 'N')) {
+			snprintf(why, sizeof why, "protocol error from the database (SSLRequest answer)");
+			goto fail;
+		}
+		if (answer == 'S' && !(b->ssl = tls_new_client(tls_client_ctx(), b->fd))) {
+			snprintf(why, sizeof why, "TLS to the database: %s", tls_error());
+			goto fail;
+		}
+		b->st = answer == 'S' ? B_TLS : B_LOGIN;
+		if (answer == 'N')
+			backend_put_startup(b);
+	}
+	if (b->st == B_TLS) {
+		enum tls_io r = tls_handshake(b->ssl);
+		if (r == TLS_IO_WANT_READ || r == TLS_IO_WANT_WRITE) {
+			loop_mod_fd(P.loop, b->fd, r == TLS_IO_WANT_READ ? EPOLLIN : EPOLLOUT);
+			return;
+		}
+		if (r != TLS_IO_OK) {
+			b->retryable = true;
+			snprintf(why, sizeof why, "TLS to the database: %s", tls_error());
+			goto fail;
+		}
+		b->st = B_LOGIN;
+		backend_put_startup(b);
 	}
 	if (b->st == B_LOGIN || b->st == B_INIT) {
 		while (b->in.len && (b->st == B_LOGIN || b->st == B_INIT)) {
@@ -881,6 +925,8 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 			st->db_ok++;
 			st->login_reason = NULL;
 			b->pool->failing = false;
+			log_info("pgproxy", "%s: new database connection [dbConnection=%d] to %s%s", b->pool->key, b->fd,
+			         b->instance, b->ssl ? " (TLS)" : "");
 			snprintf(st->login_target, sizeof st->login_target, "%s", b->instance);
 			json_decref(b->pool->params);
 			b->pool->params = json_incref(b->params);
@@ -909,7 +955,7 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 			return;
 		}
 	}
-	if (wr(b->fd, NULL, &b->out) < 0) {
+	if (wr(b->fd, b->ssl, &b->out) < 0) {
 		snprintf(why, sizeof why, "write error");
 		goto fail;
 	}
@@ -2036,7 +2082,7 @@ static void client_process(struct client *c)
 		}
 	}
 	if (c->b) {
-		wr(c->b->fd, NULL, &c->b->out);
+		wr(c->b->fd, c->b->ssl, &c->b->out);
 		backend_events(c->b);
 	}
 }

@@ -386,3 +386,40 @@ def test_idle_client_timeout(proxy):
         busy.cursor().execute("select pg_sleep(0.5)")
     busy.cursor().execute("select 1")
     busy.close()
+
+
+def test_tls_to_a_backend_that_offers_it(endpoint, server):
+    """A proxy whose target is reached over TCP (an instance bound to an existing server with the
+    rdsemu:backend tag) asks that server for TLS first and uses it when offered: here the existing
+    server is another instance's endpoint, whose front-end takes SSLRequest."""
+    doc = fixture_doc()
+    doc["rds"]["instances"][0]["DBInstanceIdentifier"] = "realdb"
+    H.load_fixtures(endpoint, doc | {"rds": {"instances": doc["rds"]["instances"]}})
+    rds = H.make_client(endpoint, service="rds")
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="realdb",
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    real = rds.describe_db_instances(DBInstanceIdentifier="realdb")["DBInstances"][0]["Endpoint"]
+    rds.create_db_instance(DBInstanceIdentifier="pxdb", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           MasterUsername="master", MasterUserPassword="master-pw-1",
+                           Tags=[{"Key": "rdsemu:backend", "Value": f"{real['Address']}:{real['Port']}"}])
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="pxdb",
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    p = doc["rds"]["proxies"][0]
+    arn = H.make_client(endpoint).describe_secret(SecretId="px/app")["ARN"]
+    rds.create_db_proxy(DBProxyName="px", EngineFamily="POSTGRESQL", RoleArn=p["RoleArn"],
+                        VpcSubnetIds=p["VpcSubnetIds"], Auth=[dict(p["Auth"][0], SecretArn=arn)])
+    rds.register_db_proxy_targets(DBProxyName="px", DBInstanceIdentifiers=["pxdb"])
+    host = rds.describe_db_proxies(DBProxyName="px")["DBProxies"][0]["Endpoint"]
+    deadline = time.time() + 30
+    while True:
+        r = psql(host, 5432, "app_user", "app-pw-1", "select current_user, 6 * 7")
+        if r.returncode == 0 or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "app_user|42"
+    deadline = time.time() + 5
+    while "new database connection" not in server.log_text(300000) and time.time() < deadline:
+        time.sleep(0.2)
+    lines = [ln for ln in server.log_text(300000).splitlines() if "new database connection" in ln and "app_user" in ln]
+    assert lines and lines[-1].endswith("to pxdb (TLS)"), lines[-3:]
