@@ -67,6 +67,12 @@ int rds_cluster_writer(struct store *s, const char *account, const char *region,
  * whether the proxy has credentials).  NULL fn restores that. */
 void rds_set_target_health_hook(int (*fn)(void *ctx, const json_t *proxy, const json_t *target, json_t **health),
                                 void *ctx);
+/* Whether a proxy document's DebugLogging is on at time now: it turns
+ * itself off RDS_PROXY_DEBUG_SECONDS after it was turned on (the time is
+ * kept in the stored document under RDS_PROXY_DEBUG_SINCE, never shown). */
+#define RDS_PROXY_DEBUG_SINCE "rdsemu:DebugLoggingSince"
+#define RDS_PROXY_DEBUG_SECONDS 86400.0
+bool rds_proxy_debug_logging(const json_t *doc, double now);
 /* The ARN of the proxy named name (case-insensitive), for IAM
  * authorization at dispatch: 1 found, 0 not, -1 error. */
 int rds_proxy_arn(struct store *s, const char *account, const char *region, const char *name, char out[256]);

@@ -389,7 +389,27 @@ static json_t *shown(json_t *doc)
 {
 	json_t *c = json_deep_copy(doc);
 	json_object_del(c, "TagList");
+	json_object_del(c, RDS_PROXY_DEBUG_SINCE);
 	return c;
+}
+
+/* DebugLogging turns itself off 24 hours after it was turned on
+ * (aws-behaviour.md 3.11): the document keeps when, outside the shapes. */
+static void debug_logging_set(json_t *doc, bool on, double now)
+{
+	bool was = json_is_true(json_object_get(doc, "DebugLogging")) && rds_proxy_debug_logging(doc, now);
+	json_object_set_new(doc, "DebugLogging", json_boolean(on));
+	if (!on)
+		json_object_del(doc, RDS_PROXY_DEBUG_SINCE);
+	else if (!was)
+		json_object_set_new(doc, RDS_PROXY_DEBUG_SINCE, json_real(now));
+}
+
+bool rds_proxy_debug_logging(const json_t *doc, double now)
+{
+	json_t *since = json_object_get(doc, RDS_PROXY_DEBUG_SINCE);
+	return json_is_true(json_object_get(doc, "DebugLogging")) &&
+	       (!json_is_number(since) || now - json_number_value(since) < RDS_PROXY_DEBUG_SECONDS);
 }
 
 /* ---- paging --------------------------------------------------------------------- */
@@ -500,7 +520,7 @@ static int create_proxy_impl(struct emu_call *call, json_t *in, json_t **out, st
 	json_object_set_new(doc, "RoleArn", json_string(str_or(in, "RoleArn", "")));
 	json_object_set_new(doc, "RequireTLS", json_boolean(rds_in_bool(in, "RequireTLS", false)));
 	json_object_set_new(doc, "IdleClientTimeout", json_integer(idle));
-	json_object_set_new(doc, "DebugLogging", json_boolean(rds_in_bool(in, "DebugLogging", false)));
+	debug_logging_set(doc, rds_in_bool(in, "DebugLogging", false), call->now);
 	json_object_set_new(doc, "CreatedDate", json_real(call->now));
 	json_object_set_new(doc, "UpdatedDate", json_real(call->now));
 	json_object_set_new(doc, "EndpointNetworkType", json_string(str_or(in, "EndpointNetworkType", "IPV4")));
@@ -560,7 +580,11 @@ static int describe_proxies_impl(struct emu_call *call, json_t *in, json_t **out
 	}
 	size_t i;
 	json_t *d;
-	json_array_foreach(all, i, d) json_object_del(d, "TagList");
+	json_array_foreach(all, i, d) {
+		json_object_del(d, "TagList");
+		json_object_set_new(d, "DebugLogging", json_boolean(rds_proxy_debug_logging(d, call->now)));
+		json_object_del(d, RDS_PROXY_DEBUG_SINCE);
+	}
 	if (rc < 0) {
 		json_decref(all);
 		return -1;
@@ -614,8 +638,7 @@ static int modify_proxy_impl(struct emu_call *call, json_t *in, json_t **out, st
 		json_object_set_new(doc, "VpcSecurityGroupIds", str_list(in, "SecurityGroups"));
 	json_object_set_new(doc, "RequireTLS",
 	                    json_boolean(rds_in_bool(in, "RequireTLS", json_is_true(json_object_get(doc, "RequireTLS")))));
-	json_object_set_new(doc, "DebugLogging",
-	                    json_boolean(rds_in_bool(in, "DebugLogging", json_is_true(json_object_get(doc, "DebugLogging")))));
+	debug_logging_set(doc, rds_in_bool(in, "DebugLogging", rds_proxy_debug_logging(doc, call->now)), call->now);
 	json_object_set_new(doc, "IdleClientTimeout", json_integer(idle));
 	json_object_set_new(doc, "UpdatedDate", json_real(call->now));
 	rc = proxy_save(call, id, doc, err);

@@ -182,6 +182,7 @@ struct pcfg {
 	char proxy_id[40], proxy_name[80], role_arn[300];
 	int idle_timeout_s, borrow_timeout_s, max_pct, max_idle_pct;
 	bool debug, require_tls, read_only;
+	double debug_until;        /* emulator clock; 0 = not on or no end */
 	char *init_query;
 	size_t nauth;
 	struct auth_ent *auth;
@@ -1299,7 +1300,9 @@ static struct pcfg *pcfg_load(struct pgproxy_listener *L)
 	snprintf(g->proxy_name, sizeof g->proxy_name, "%s", json_string_value(json_object_get(doc, "DBProxyName")));
 	snprintf(g->role_arn, sizeof g->role_arn, "%s", json_string_value(json_object_get(doc, "RoleArn")));
 	g->idle_timeout_s = (int)json_integer_value(json_object_get(doc, "IdleClientTimeout"));
-	g->debug = json_is_true(json_object_get(doc, "DebugLogging"));
+	g->debug = rds_proxy_debug_logging(doc, clock_now());
+	json_t *since = json_object_get(doc, RDS_PROXY_DEBUG_SINCE);
+	g->debug_until = g->debug && json_is_number(since) ? json_number_value(since) + RDS_PROXY_DEBUG_SECONDS : 0;
 	g->require_tls = json_is_true(json_object_get(doc, "RequireTLS"));
 	json_t *auth = json_object_get(doc, "Auth");
 	g->auth = calloc(json_array_size(auth) + 1, sizeof *g->auth);
@@ -1341,13 +1344,23 @@ static struct pcfg *pcfg_load(struct pgproxy_listener *L)
 /* The listener's proxy settings, from the cache while the store is unchanged. */
 static struct pcfg *pcfg_get(struct pgproxy_listener *L)
 {
-	if (!L->cfg || L->cfg->touches != store_touches()) {
+	if (!L->cfg || L->cfg->touches != store_touches() || (L->cfg->debug_until && clock_now() >= L->cfg->debug_until)) {
 		pcfg_put(L->cfg);
 		L->cfg = pcfg_load(L);
 	}
 	if (L->cfg)
 		L->cfg->refs++;
 	return L->cfg;
+}
+
+/* A session that logged in with DebugLogging on: is it on still (turned
+ * off since, or its 24 hours over)?  Costs something only while it is on. */
+static bool debug_still_on(struct client *c)
+{
+	struct pcfg *g = pcfg_get(c->l);
+	bool on = g && g->debug && (!g->debug_until || clock_now() < g->debug_until);
+	pcfg_put(g);
+	return on;
 }
 
 /* Secrets as the proxy's role read them, by (role, secret), while the store
@@ -2059,7 +2072,7 @@ static void client_process(struct client *c)
 				r = pin_classify_query(sql, len);
 			else if (h.type == 'P' && pgp_parse_parse(body, h.body_len, &stmt, &sql, &np, &err) == 0)
 				r = pin_classify_parse(stmt, sql, strlen(sql));
-			if (c->cfg->debug && sql)
+			if (c->cfg->debug && sql && debug_still_on(c))
 				log_info("pgproxy", "[clientConnection=%lu] %s: %.*s", c->id, h.type == 'Q' ? "query" : "parse",
 				         (int)(len ? len : strlen(sql)), sql);
 			if (r != PIN_NONE)

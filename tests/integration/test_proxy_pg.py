@@ -423,3 +423,35 @@ def test_tls_to_a_backend_that_offers_it(endpoint, server):
         time.sleep(0.2)
     lines = [ln for ln in server.log_text(300000).splitlines() if "new database connection" in ln and "app_user" in ln]
     assert lines and lines[-1].endswith("to pxdb (TLS)"), lines[-3:]
+
+
+def test_debug_logging_turns_itself_off_after_24_hours(proxy, endpoint, server):
+    pg = _psycopg2()
+    if pg is None:
+        pytest.skip("needs psycopg2 (python3-psycopg2)")
+    rds = proxy["rds"]
+    rds.modify_db_proxy(DBProxyName="px", DebugLogging=True)
+    conn = pg.connect(f"host={proxy['host']} port=5432 user=app_user password=app-pw-1 dbname=appdb")
+    conn.autocommit = True
+    try:
+        conn.cursor().execute("select 'dbg-before-7431'")
+        deadline = time.time() + 5
+        while "dbg-before-7431" not in server.log_text(300000) and time.time() < deadline:
+            time.sleep(0.2)
+        assert "dbg-before-7431" in server.log_text(300000)
+        H.set_clock(endpoint, 86400 + 60)
+        assert rds.describe_db_proxies(DBProxyName="px")["DBProxies"][0]["DebugLogging"] is False
+        conn.cursor().execute("select 'dbg-after-7431'")  # the same session stops logging SQL
+        other = pg.connect(f"host={proxy['host']} port=5432 user=app_user password=app-pw-1 dbname=appdb")
+        other.autocommit = True
+        other.cursor().execute("select 'dbg-new-session-7431'")
+        other.close()
+        time.sleep(0.5)
+        log = server.log_text(300000)
+        assert "dbg-after-7431" not in log and "dbg-new-session-7431" not in log
+        # turned on again, it logs again for another 24 hours
+        rds.modify_db_proxy(DBProxyName="px", DebugLogging=True)
+        assert rds.describe_db_proxies(DBProxyName="px")["DBProxies"][0]["DebugLogging"] is True
+    finally:
+        conn.close()
+        H.set_clock(endpoint, 0)
