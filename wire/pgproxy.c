@@ -158,6 +158,8 @@ struct pool {
 	char key[400];             /* proxy_id / user / database */
 	char proxy_id[40], user[128], db[128], account[16], region[32];
 	bool read_only;            /* a READ_ONLY endpoint's pool: backends on readers */
+	char opts[1400];           /* start-up parameters its backends log in with (session_opts) */
+	size_t opts_len;
 	struct backend *all, *idle;
 	int total, max, max_pct, max_idle_pct, max_conn;
 	bool failing;              /* logged that no target is reachable */
@@ -202,6 +204,8 @@ struct login {
 	char *secret_pw;             /* the matching secret's password (wiped on free) */
 	uint8_t md5_salt[4];
 	struct scram_server *scram;
+	char opts[1400];             /* the session's start-up parameters (session_opts) */
+	size_t opts_len;
 };
 
 /* Instance endpoints (pattern C): the one server connection. */
@@ -624,8 +628,16 @@ static void backend_put_startup(struct backend *b)
 {
 	struct buf m;
 	buf_init(&m, PGP_STARTUP_MAX);
-	struct pgp_param prm[2] = {{"user", b->pool->user}, {"database", b->pool->db}};
-	pgp_put_startup(&m, prm, 2);
+	struct pgp_param prm[8] = {{"user", b->pool->user}, {"database", b->pool->db}};
+	size_t n = 2;
+	for (size_t off = 0; off < b->pool->opts_len && n + 1 < 8;) {
+		prm[n].name = b->pool->opts + off;
+		off += strlen(prm[n].name) + 1;
+		prm[n].value = b->pool->opts + off;
+		off += strlen(prm[n].value) + 1;
+		n++;
+	}
+	pgp_put_startup(&m, prm, n);
 	put_buf(&b->out, &m);
 	buf_free(&m);
 }
@@ -1021,8 +1033,9 @@ static struct pool *pool_get(struct client *c)
 {
 	char key[400];
 	snprintf(key, sizeof key, "%s/%s/%s%s", c->cfg->proxy_id, c->user, c->db, c->cfg->read_only ? "/ro" : "");
+	const struct login *g = c->login;
 	for (struct pool *p = P.pools; p; p = p->next)
-		if (strcmp(p->key, key) == 0)
+		if (strcmp(p->key, key) == 0 && p->opts_len == g->opts_len && memcmp(p->opts, g->opts, g->opts_len) == 0)
 			return p;
 	struct pool *p = calloc(1, sizeof *p);
 	if (!p)
@@ -1030,6 +1043,8 @@ static struct pool *pool_get(struct client *c)
 	snprintf(p->key, sizeof p->key, "%s", key);
 	snprintf(p->proxy_id, sizeof p->proxy_id, "%s", c->cfg->proxy_id);
 	p->read_only = c->cfg->read_only;
+	memcpy(p->opts, g->opts, g->opts_len);
+	p->opts_len = g->opts_len;
 	snprintf(p->user, sizeof p->user, "%s", c->user);
 	snprintf(p->db, sizeof p->db, "%s", c->db);
 	snprintf(p->account, sizeof p->account, "%s", c->l->account);
@@ -1714,6 +1729,31 @@ static void cancel_request(struct client *c, const struct pgp_startup *s)
 		}
 }
 
+/* The runtime parameters a client may give at start-up (application_name,
+ * client_encoding, DateStyle, TimeZone, extra_float_digits) are session
+ * state: backends log in with them, and a pool serves only clients that
+ * gave the same ones (so a LATIN1 client never gets a UTF8 backend).
+ * Encoded as name NUL value NUL pairs, in a fixed order.  NULL, or the
+ * name of a parameter whose value is too long. */
+static const char *session_opts(struct login *g, const struct pgp_startup *s)
+{
+	static const char *const names[] = {"application_name", "client_encoding", "DateStyle", "TimeZone",
+	                                    "extra_float_digits", NULL};
+	g->opts_len = 0;
+	for (const char *const *n = names; *n; n++) {
+		const char *v = pgp_startup_get(s, *n);
+		if (!v)
+			continue;
+		size_t nl = strlen(*n) + 1, vl = strlen(v) + 1;
+		if (vl > 256 || g->opts_len + nl + vl > sizeof g->opts)
+			return *n; /* that one's value is too long */
+		memcpy(g->opts + g->opts_len, *n, nl);
+		memcpy(g->opts + g->opts_len + nl, v, vl);
+		g->opts_len += nl + vl;
+	}
+	return NULL;
+}
+
 static const char *const startup_allowed[] = {"user", "database", "application_name", "client_encoding",
                                               "DateStyle", "TimeZone", "extra_float_digits", NULL};
 
@@ -1782,14 +1822,9 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 	buf_free(&m);
 	const char *user = pgp_startup_get(s, "user");
 	const char *db = pgp_startup_get(s, "database");
-	const char *enc = pgp_startup_get(s, "client_encoding");
 	if (!user || !*user) {
 		client_fatal(c, "28000", "A user name is missing from the connection startup packet. Provide a user name "
 		                         "for this connection.");
-		return -1;
-	}
-	if (enc && strcasecmp(enc, "UTF8") != 0 && strcasecmp(enc, "UTF-8") != 0 && strcasecmp(enc, "UNICODE") != 0) {
-		client_fatal(c, "0A000", "Feature not supported: rdsemu's proxy serves client_encoding UTF8 only.");
 		return -1;
 	}
 	c->user = util_strdup(user);
@@ -1798,6 +1833,11 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 	c->login = calloc(1, sizeof *c->login);
 	if (!c->user || !c->db || !c->cfg || !c->login) {
 		client_fatal(c, "XX000", "Unknown error.");
+		return -1;
+	}
+	const char *too_long = session_opts(c->login, s);
+	if (too_long) {
+		client_fatal(c, "22023", "invalid value for parameter \"%s\": too long", too_long);
 		return -1;
 	}
 	struct pcfg *g = c->cfg;

@@ -455,3 +455,19 @@ def test_debug_logging_turns_itself_off_after_24_hours(proxy, endpoint, server):
     finally:
         conn.close()
         H.set_clock(endpoint, 0)
+
+
+def test_startup_parameters_are_session_state(proxy):
+    """application_name and client_encoding given at start-up reach the session: backends log in
+    with them, and a LATIN1 client never shares a UTF8 client's backend."""
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "show client_encoding; show application_name",
+             extra_env={"PGCLIENTENCODING": "LATIN1", "PGAPPNAME": "latin-app"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["LATIN1", "latin-app"]
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select convert_to(chr(233), 'LATIN1')",
+             extra_env={"PGCLIENTENCODING": "LATIN1"})
+    assert r.returncode == 0 and r.stdout.strip() == "\\xe9", r.stderr
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "show client_encoding; show application_name",
+             extra_env={"PGCLIENTENCODING": "UTF8", "PGAPPNAME": "utf-app"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["UTF8", "utf-app"]
