@@ -2268,6 +2268,9 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 		if (L->clients)
 			L->clients->prev = c;
 		L->clients = c;
+		/* a client sends its first packet with the connection: read it now,
+		 * not after another epoll_wait (EAGAIN costs one recv) */
+		on_client(l, cfd, EPOLLIN, c);
 	}
 }
 
