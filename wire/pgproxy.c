@@ -150,6 +150,7 @@ struct backend {
 	unsigned gen;              /* topology generation it was made in */
 	double born, idle_since;   /* emulator clock (MaxIdleConnectionsPercent, lifetime) */
 	bool retryable;            /* its login failed in a way a failover explains */
+	char txn;                  /* status of its last ReadyForQuery: 'I' idle, 'T' / 'E' in a transaction */
 	char password[512];        /* login only; wiped after */
 };
 
@@ -839,6 +840,7 @@ static int backend_to_client(struct backend *b)
 		q_put(&c->out, q_data(&b->in), h.total);
 		q_eat(&b->in, h.total);
 		if (h.type == 'Z') {
+			b->txn = status;
 			if (c->replies > 0)
 				c->replies--;
 			if (c->replies == 0 && status == 'I' && !c->pinned && c->pass_left == 0) {
@@ -938,6 +940,7 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 			st->db_ok++;
 			st->login_reason = NULL;
 			b->pool->failing = false;
+			b->txn = 'I';
 			log_info("pgproxy", "%s: new database connection [dbConnection=%d] to %s%s", b->pool->key, b->fd,
 			         b->instance, b->ssl ? " (TLS)" : "");
 			snprintf(st->login_target, sizeof st->login_target, "%s", b->instance);
@@ -1192,7 +1195,7 @@ static void client_close(struct client *c)
 		b->c = NULL;
 		c->b = NULL;
 		/* mid-transaction or pinned: its state must not reach another client */
-		if (c->replies || c->pinned || b->pass_left || b->in.len || c->pass_left)
+		if (c->replies || c->pinned || b->txn != 'I' || b->pass_left || b->in.len || c->pass_left)
 			backend_free(b);
 		else
 			backend_release(b);
