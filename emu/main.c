@@ -180,6 +180,25 @@ static int proxy_read_secret(void *ud, const char *account, const char *region, 
 	return rc;
 }
 
+/* End-to-end IAM: the proxy's role (an assumed-role session, as above)
+ * needs rds-db:connect on the database user, as the real proxy does. */
+static int proxy_role_may_connect(void *ud, const char *account, const char *region, const char *role_arn,
+                                  const char *resource_id, const char *db_user, struct emu_err *err)
+{
+	struct app *a = ud;
+	const char *role = strstr(role_arn ? role_arn : "", ":role/");
+	const char *name = role ? strrchr(role, '/') + 1 : NULL;
+	if (!name || !*name)
+		return emu_err_set(err, ERR_ACCESS_DENIED, "the proxy has no role");
+	char principal[600], arn[1024], rid[37];
+	snprintf(principal, sizeof principal, "arn:aws:sts::%s:assumed-role/%.128s/rdsemu-proxy", account, name);
+	token_resource_arn(region, account, resource_id, db_user, arn, sizeof arn);
+	util_request_id(rid);
+	struct emu_call call = {.store = a->store, .account = account, .region = region, .principal_arn = principal,
+	                        .user_id = account, .request_id = rid, .now = clock_now(), .action = "rds-db:connect"};
+	return authz_check(&call, "rds-db:connect", arn, NULL, NULL, err);
+}
+
 static void proxy_audit(void *ud, const char *account, const char *region, const char *proxy, const char *user,
                         const char *source, const char *principal, bool ok, const char *reason)
 {
@@ -307,7 +326,8 @@ static int serve(int argc, char **argv)
 		goto out;
 	}
 	pgproxy_set_hooks(&(struct pgproxy_hooks){.verify_token = proxy_verify_token, .read_secret = proxy_read_secret,
-	                                          .audit = proxy_audit, .ud = &a});
+	                                          .role_may_connect = proxy_role_may_connect, .audit = proxy_audit,
+	                                          .ud = &a});
 	runtime_enable_proxies();
 	rds_endpoint_configure(&(struct rds_endpoint_config){
 		.dns_names = a.cfg.endpoint_dns,

@@ -161,6 +161,8 @@ struct pool {
 	bool read_only;            /* a READ_ONLY endpoint's pool: backends on readers */
 	char opts[1400];           /* start-up parameters its backends log in with (session_opts) */
 	size_t opts_len;
+	bool e2e_iam;              /* backends log in with IAM as the proxy's role, not a secret */
+	char role_arn[300];
 	struct backend *all, *idle;
 	int total, max, max_pct, max_idle_pct, max_conn;
 	bool failing;              /* logged that no target is reachable */
@@ -185,6 +187,7 @@ struct pcfg {
 	char proxy_id[40], proxy_name[80], role_arn[300];
 	int idle_timeout_s, borrow_timeout_s, max_pct, max_idle_pct;
 	bool debug, require_tls, read_only;
+	bool e2e_iam;              /* DefaultAuthScheme IAM_AUTH: IAM from the client to the database */
 	double debug_until;        /* emulator clock; 0 = not on or no end */
 	char *init_query;
 	size_t nauth;
@@ -600,7 +603,7 @@ static void backend_fail(struct backend *b, const char *why)
 static unsigned topology_gen;
 
 /* Where the proxy's target server is now: the writer of its target. */
-static int target_backend(struct pool *p, struct fwd_backend *out, char instance[64], int *max_conn)
+static int target_backend(struct pool *p, struct fwd_backend *out, char instance[64], int *max_conn, bool *cluster)
 {
 	sqlite3_stmt *st = store_prep(P.store, "SELECT type, rds_id FROM rds_proxy_targets WHERE proxy_id = ?1 "
 	                                       "AND type IN ('RDS_INSTANCE', 'TRACKED_CLUSTER') "
@@ -616,7 +619,8 @@ static int target_backend(struct pool *p, struct fwd_backend *out, char instance
 	sqlite3_reset(st);
 	if (!id[0])
 		return -1;
-	if (strcmp(type, "TRACKED_CLUSTER") == 0) /* the writer, or a reader for READ_ONLY endpoints */
+	*cluster = strcmp(type, "TRACKED_CLUSTER") == 0;
+	if (*cluster) /* the writer, or a reader for READ_ONLY endpoints */
 		return runtime_cluster_backend(p->account, p->region, id, p->read_only, &p->rr, out, instance, max_conn);
 	snprintf(instance, 64, "%s", id);
 	return runtime_instance_backend(p->account, p->region, id, out, max_conn);
@@ -624,6 +628,58 @@ static int target_backend(struct pool *p, struct fwd_backend *out, char instance
 
 
 static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud);
+
+/* End-to-end IAM: the database must have IAM authentication on, and the
+ * proxy's role needs rds-db:connect on the user there (the cluster's
+ * resource id for a cluster target, the instance's otherwise). */
+static int e2e_check(struct pool *p, bool cluster, const char *inst, char *why, size_t cap)
+{
+	sqlite3_stmt *st = store_prep(P.store, "SELECT json_extract(doc, '$.DbiResourceId'), "
+	                                       "json_extract(doc, '$.IAMDatabaseAuthenticationEnabled'), "
+	                                       "json_extract(doc, '$.DBClusterIdentifier') FROM rds_instances "
+	                                       "WHERE account = ?1 AND region = ?2 AND id = ?3");
+	if (!st)
+		return -1;
+	store_bind_text(st, 1, p->account);
+	store_bind_text(st, 2, p->region);
+	store_bind_text(st, 3, inst);
+	char rid[64] = "", cl[64] = "";
+	bool on = false;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(rid, sizeof rid, "%s", store_col_text(st, 0) ? store_col_text(st, 0) : "");
+		on = sqlite3_column_int(st, 1) != 0;
+		snprintf(cl, sizeof cl, "%s", store_col_text(st, 2) ? store_col_text(st, 2) : "");
+	}
+	sqlite3_reset(st);
+	if (cluster && cl[0]) {
+		st = store_prep(P.store, "SELECT json_extract(doc, '$.DbClusterResourceId'), "
+		                         "json_extract(doc, '$.IAMDatabaseAuthenticationEnabled') FROM rds_clusters "
+		                         "WHERE account = ?1 AND region = ?2 AND id = ?3");
+		if (!st)
+			return -1;
+		store_bind_text(st, 1, p->account);
+		store_bind_text(st, 2, p->region);
+		store_bind_text(st, 3, cl);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(rid, sizeof rid, "%s", store_col_text(st, 0) ? store_col_text(st, 0) : "");
+			on = sqlite3_column_int(st, 1) != 0;
+		}
+		sqlite3_reset(st);
+	}
+	if (!on) {
+		snprintf(why, cap, "PAM authentication failed for user \"%s\" (IAM database authentication is off)", p->user);
+		return -1;
+	}
+	struct emu_err err;
+	emu_err_clear(&err);
+	if (!P.h.role_may_connect ||
+	    P.h.role_may_connect(P.h.ud, p->account, p->region, p->role_arn, rid, p->user, &err) < 0) {
+		log_info("pgproxy", "%s: the proxy's role may not connect: %s", p->key, err.msg);
+		snprintf(why, cap, "PAM authentication failed for user \"%s\"", p->user);
+		return -1;
+	}
+	return 0;
+}
 
 static void backend_put_startup(struct backend *b)
 {
@@ -644,13 +700,19 @@ static void backend_put_startup(struct backend *b)
 }
 
 /* Opens a new backend connection for pool p and starts its login. */
-static struct backend *backend_open(struct pool *p, char *why, size_t cap)
+static struct backend *backend_open(struct pool *p, char *why, size_t cap, bool *fatal)
 {
+	*fatal = false;
 	struct fwd_backend be;
 	char inst[64] = "";
 	int max_conn = 0;
-	if (target_backend(p, &be, inst, &max_conn) < 0) {
+	bool cluster = false;
+	if (target_backend(p, &be, inst, &max_conn, &cluster) < 0) {
 		snprintf(why, cap, "no available target");
+		return NULL;
+	}
+	if (p->e2e_iam && e2e_check(p, cluster, inst, why, cap) < 0) {
+		*fatal = true;
 		return NULL;
 	}
 	if (max_conn > 0) {
@@ -700,6 +762,23 @@ static struct backend *backend_open(struct pool *p, char *why, size_t cap)
 	return b;
 }
 
+/* A backend login failed for a reason waiting will not cure (a password,
+ * a missing database, IAM): while no other backend is on its way, every
+ * waiting client learns why. */
+static void pool_fail_waiters(struct pool *p, const char *why)
+{
+	while (p->wait_head && p->total == 0) {
+		struct client *c = p->wait_head;
+		p->wait_head = c->wait_next;
+		if (!p->wait_head)
+			p->wait_tail = NULL;
+		c->waiting = false;
+		loop_del_timer(P.loop, c->wait_timer);
+		c->wait_timer = 0;
+		client_fatal(c, "08006", "Request returned an error: %s", why);
+	}
+}
+
 /* The backend answered a login step: R, S, K, Z, E messages. */
 static int backend_login_msg(struct backend *b, const struct pgp_header *h, const uint8_t *body, char *why, size_t cap)
 {
@@ -722,6 +801,10 @@ static int backend_login_msg(struct backend *b, const struct pgp_header *h, cons
 		struct pgp_auth a;
 		if (pgp_parse_auth(body, h->body_len, &a, &err) < 0) {
 			rc = -1;
+		} else if (b->pool->e2e_iam && a.code != PGP_AUTH_OK) {
+			/* the server wants a password: the user is not an IAM user there */
+			snprintf(why, cap, "PAM authentication failed for user \"%s\"", b->pool->user);
+			return -1;
 		} else if (a.code == PGP_AUTH_OK) {
 			/* parameters follow */
 		} else if (a.code == PGP_AUTH_CLEARTEXT) {
@@ -1002,15 +1085,7 @@ fail:
 			pool_retry_soon(p, why);
 			return;
 		}
-		while (p->wait_head && p->total == 0) {
-			struct client *c = p->wait_head;
-			p->wait_head = c->wait_next;
-			if (!p->wait_head)
-				p->wait_tail = NULL;
-			c->waiting = false;
-			loop_del_timer(P.loop, c->wait_timer);
-			client_fatal(c, "08006", "Request returned an error: %s", why);
-		}
+		pool_fail_waiters(p, why);
 		return;
 	}
 	backend_fail(b, why);
@@ -1115,7 +1190,12 @@ static void pool_hand_over(struct pool *p)
 				waiting++;
 			if (pending < waiting && p->total < p->max) {
 				char why[300];
-				if (!backend_open(p, why, sizeof why))
+				bool fatal;
+				if (backend_open(p, why, sizeof why, &fatal))
+					;
+				else if (fatal)
+					pool_fail_waiters(p, why);
+				else
 					pool_retry_soon(p, why);
 			}
 			return;
@@ -1322,6 +1402,8 @@ static struct pcfg *pcfg_load(struct pgproxy_listener *L)
 	json_t *since = json_object_get(doc, RDS_PROXY_DEBUG_SINCE);
 	g->debug_until = g->debug && json_is_number(since) ? json_number_value(since) + RDS_PROXY_DEBUG_SECONDS : 0;
 	g->require_tls = json_is_true(json_object_get(doc, "RequireTLS"));
+	const char *scheme = json_string_value(json_object_get(doc, "DefaultAuthScheme"));
+	g->e2e_iam = scheme && strcmp(scheme, "IAM_AUTH") == 0;
 	json_t *auth = json_object_get(doc, "Auth");
 	g->auth = calloc(json_array_size(auth) + 1, sizeof *g->auth);
 	size_t i;
@@ -1850,6 +1932,19 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		client_fatal(c, "28000", "This RDS Proxy requires TLS connections");
 		return -1;
 	}
+	if (g->e2e_iam) { /* every client shows a token; no secret is involved */
+		if (!c->ssl) {
+			audit(c, NULL, false, "IAM without TLS");
+			client_fatal(c, "28000", "IAM authentication is allowed only with SSL connections.");
+			return -1;
+		}
+		buf_init(&m, 64);
+		pgp_put_auth_cleartext(&m);
+		put_buf(&c->out, &m);
+		buf_free(&m);
+		c->st = C_AUTH_TOKEN;
+		return 0;
+	}
 	const struct auth_ent *entry;
 	if (!find_secret(c, &entry)) {
 		audit(c, NULL, false, "no credentials");
@@ -1899,10 +1994,12 @@ static void client_authenticated(struct client *c, const char *principal)
 	}
 	/* the backend logs in with the secret's password as it is now (a rotation is picked up) */
 	struct pool *p = c->pool;
-	snprintf(p->secret_pw, sizeof p->secret_pw, "%s", c->login->secret_pw);
+	snprintf(p->secret_pw, sizeof p->secret_pw, "%s", c->login->secret_pw ? c->login->secret_pw : "");
 	snprintf(p->init_query, sizeof p->init_query, "%s", c->cfg->init_query ? c->cfg->init_query : "");
 	p->max_pct = c->cfg->max_pct;
 	p->max_idle_pct = c->cfg->max_idle_pct;
+	p->e2e_iam = c->cfg->e2e_iam;
+	snprintf(p->role_arn, sizeof p->role_arn, "%s", c->cfg->role_arn);
 	login_free(c);
 	c->st = C_WELCOME;
 	send_welcome_or_wait(c);

@@ -41,6 +41,11 @@ struct pgproxy_hooks {
 	 * (its policies and KMS apply): *value malloc'd, version (<= 80 chars). */
 	int (*read_secret)(void *ud, const char *account, const char *region, const char *role_arn,
 	                   const char *secret_arn, char **value, char *version, struct emu_err *err);
+	/* End-to-end IAM (DefaultAuthScheme IAM_AUTH): may role_arn (the
+	 * proxy's role) connect as db_user to the database whose resource id
+	 * (db-... or cluster-...) is given?  0 yes; -1 with err otherwise. */
+	int (*role_may_connect)(void *ud, const char *account, const char *region, const char *role_arn,
+	                        const char *resource_id, const char *db_user, struct emu_err *err);
 	/* One database login decision. */
 	void (*audit)(void *ud, const char *account, const char *region, const char *proxy, const char *user,
 	              const char *source, const char *principal, bool ok, const char *reason);

@@ -471,3 +471,50 @@ def test_startup_parameters_are_session_state(proxy):
              extra_env={"PGCLIENTENCODING": "UTF8", "PGAPPNAME": "utf-app"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["UTF8", "utf-app"]
+
+
+def test_end_to_end_iam(endpoint):
+    """DefaultAuthScheme IAM_AUTH: clients log in with IAM tokens and the proxy logs in to the database
+    with IAM as its own role (no secret): the role needs rds-db:connect on the database user, the user
+    must be an IAM user of the database (rds_iam), and IAM authentication must be on."""
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    connect = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "rds-db:connect",
+         "Resource": ["arn:aws:rds-db:us-east-1:%s:dbuser:db-*/e2e_user" % ACCT,
+                      "arn:aws:rds-db:us-east-1:%s:dbuser:db-*/pw_user" % ACCT]}]}
+    H.load_fixtures(endpoint, {
+        "iam": {"roles": [{"RoleName": "e2e-role", "AssumeRolePolicyDocument": trust,
+                           "Policies": [{"PolicyName": "connect", "PolicyDocument": connect}]}]},
+        "rds": {
+            "instances": [{"DBInstanceIdentifier": "e2edb", "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
+                           "MasterUsername": "master", "MasterUserPassword": "master-pw-1", "DBName": "appdb",
+                           "EnableIAMDatabaseAuthentication": True,
+                           "InitSQL": ["CREATE USER e2e_user", "GRANT rds_iam TO e2e_user",
+                                       "CREATE USER e2e_other", "GRANT rds_iam TO e2e_other",
+                                       "CREATE USER pw_user PASSWORD 'pw-user-1'",
+                                       "GRANT ALL ON DATABASE appdb TO e2e_user, e2e_other, pw_user"]}],
+            "proxies": [{"DBProxyName": "e2e", "EngineFamily": "POSTGRESQL", "DefaultAuthScheme": "IAM_AUTH",
+                         "RoleArn": "arn:aws:iam::%s:role/e2e-role" % ACCT, "VpcSubnetIds": ["subnet-a", "subnet-b"],
+                         "Targets": {"DBInstanceIdentifiers": ["e2edb"]}}]}})
+    rds = H.make_client(endpoint, service="rds")
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="e2edb",
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    host = rds.describe_db_proxies(DBProxyName="e2e")["DBProxies"][0]["Endpoint"]
+
+    def token(user):
+        return rds.generate_db_auth_token(DBHostname=host, Port=5432, DBUsername=user, Region="us-east-1")
+
+    r = psql(host, 5432, "e2e_user", token("e2e_user"), "select current_user", sslmode="require")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "e2e_user"
+    # a token is still needed from the client, over TLS
+    r = psql(host, 5432, "e2e_user", token("e2e_user"), "select 1", sslmode="disable")
+    assert "IAM authentication is allowed only with SSL connections." in r.stderr
+    r = psql(host, 5432, "e2e_user", "not-a-token", "select 1", sslmode="require")
+    assert "The IAM authentication failed for the role e2e_user." in r.stderr
+    # the proxy's role may not connect as e2e_other; it may as pw_user, who is no IAM user of the database
+    for user in ("e2e_other", "pw_user"):
+        r = psql(host, 5432, user, token(user), "select 1", sslmode="require")
+        assert r.returncode != 0
+        assert f'PAM authentication failed for user "{user}"' in r.stderr, r.stderr
