@@ -518,3 +518,30 @@ def test_end_to_end_iam(endpoint):
         r = psql(host, 5432, user, token(user), "select 1", sslmode="require")
         assert r.returncode != 0
         assert f'PAM authentication failed for user "{user}"' in r.stderr, r.stderr
+
+
+def test_notify_reaches_a_listening_session(proxy):
+    """LISTEN pins the session, so notifications sent by other clients (through the proxy, on other
+    backends) reach it while it is idle."""
+    pg = _psycopg2()
+    if pg is None:
+        pytest.skip("needs psycopg2 (python3-psycopg2)")
+    import select
+    dsn = f"host={proxy['host']} port=5432 user=app_user password=app-pw-1 dbname=appdb"
+    listener = pg.connect(dsn)
+    listener.autocommit = True
+    try:
+        listener.cursor().execute("LISTEN jobs")
+        sender = pg.connect(dsn)
+        sender.autocommit = True
+        sender.cursor().execute("NOTIFY jobs, 'job-17'")
+        sender.close()
+        got = []
+        deadline = time.time() + 10
+        while not got and time.time() < deadline:
+            if select.select([listener], [], [], 0.5)[0]:
+                listener.poll()
+                got += [n.payload for n in listener.notifies]
+        assert got == ["job-17"]
+    finally:
+        listener.close()
