@@ -123,8 +123,14 @@ def test_multi_az_forced_failover(rds):
     host, port = d["Endpoint"]["Address"], d["Endpoint"]["Port"]
     psql(host, port, "admin1", "secret-pw-1", "appdb", "create table t(x int); insert into t values (1)")
     tl = timeline(host, port, "admin1", "secret-pw-1", "appdb")
-    # the standby must have caught up before a failover keeps every committed row
-    time.sleep(1)
+    # the standby must have caught up before a failover keeps every committed row (asynchronous
+    # replication, as RDS's own is not: wait until it has replayed the primary's WAL)
+    deadline = time.time() + 30
+    while psql(host, port, "admin1", "secret-pw-1", "appdb",
+               "select count(*) from pg_stat_replication where replay_lsn >= pg_current_wal_lsn()",
+               check=False).stdout.strip() != "1":
+        assert time.time() < deadline, "the standby never caught up"
+        time.sleep(0.2)
     r = rds.reboot_db_instance(DBInstanceIdentifier="maz", ForceFailover=True)["DBInstance"]
     assert r["DBInstanceStatus"] == "rebooting"
     wait_available(rds, "maz")
