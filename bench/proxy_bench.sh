@@ -10,8 +10,9 @@
 #   - each pooler's own CPU per transaction (utime+stime of its process from
 #     /proc/PID/stat around every pgbench run / transactions processed), and
 #     per login during the storm;
-#   - each pooler's memory per idle client (VmRSS with 1000 logged-in idle
-#     clients of bench/idle_clients.py minus VmRSS before), rdsemu also TLS;
+#   - each pooler's memory per idle client (VmRSS growth while a set of 1000
+#     logged-in idle clients of bench/idle_clients.py opens; the mean of two
+#     plaintext sets), rdsemu also TLS;
 #   - IAM+TLS and SCRAM+TLS logins per second through the proxy (pgbench -C).
 # and ends with one "targets" line per target of issue 5: met / NOT met.
 # The pooler paths use plaintext TCP on loopback (sslmode=disable) unless a
@@ -58,7 +59,7 @@ PIDS=()
 PGB_PID=
 cleanup() {
 	local p
-	[ -n "${OUT:-}" ] && touch "$OUT/idle.plain.stop" "$OUT/idle.tls.stop" "$OUT/idle.pgb.stop" 2>/dev/null || true
+	[ -n "${OUT:-}" ] && touch "$OUT"/idle.{plain1,plain2,tls,pgb1,pgb2}.stop 2>/dev/null || true
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ -n "$PGB_PID" ] && kill "$PGB_PID" 2>/dev/null || true
 	wait 2>/dev/null || true
@@ -250,7 +251,9 @@ run() {
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
 	fail=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -1)
 	ntx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -1)
-	abrt=$(grep -cE 'client [0-9]+ aborted' <<<"$out" || true)
+	# "client 3 aborted in command ...", "client 3 script 0 aborted in command ...",
+	# "client 3 aborted while establishing connection"
+	abrt=$(grep -cE 'client [0-9]+ (script [0-9]+ )?aborted' <<<"$out" || true)
 	dr=$((r1 - r0))
 	dp=$((p1 - p0))
 	cpu=-
@@ -340,43 +343,45 @@ bench_backends() {
 	PGPASSWORD=master-pw-1 psql -h "$SOCKDIR" -U master -d bench -Atc \
 		"select count(*) from pg_stat_activity where usename = 'bench'" 2>/dev/null || echo '?'
 }
-# idle_report label line rss_before rss_with: the KB per client figure
+# idle_report label line rss_before rss_with key: the KB per client figure
 idle_report() {
 	local n kb
 	n=$(sed -n 's/^connected=\([0-9]*\).*/\1/p' <<<"$2")
 	kb=$(awk -v a="$3" -v b="$4" -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.2f", (b - a) / n; else print "-"}')
-	printf '%-20s %4s idle clients: VmRSS %6d -> %6d KB = %6s KB per client  (opened in %s s)\n' "$1" "${n:-0}" "$3" "$4" \
+	printf '%-21s %4s idle clients: VmRSS %6d -> %6d KB = %6s KB per client  (opened in %s s)\n' "$1" "${n:-0}" "$3" "$4" \
 		"$kb" "$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$2")"
 	case "$2" in *failed=0*) ;; *) echo "    ${2:-the helper failed}" ;; esac
-	kv "mem_${1// /_}_kb" "$kb"
+	kv "$5" "$kb"
 }
 echo
-echo "== idle clients: $NIDLE logged in, each ran 'select 1' (autocommit), then idle"
-echo "   (rdsemu: the TLS clients open while the plaintext ones still are, so no freed memory is reused)"
+echo "== idle clients: each logged in, ran 'select 1' (autocommit), then idle; sets of $NIDLE opened one after"
+echo "   the other and held together (no freed memory is reused); the per-client figure is the mean of the two"
+echo "   plaintext sets (the 1st carries one-off growth, the 2nd may fill pages the 1st left half used)"
+# idle_set tag pid port sslmode label key: open a set, report VmRSS growth
+idle_set() {
+	local m0 m1 l
+	m0=$(rss_kb "$2")
+	idle_start "$1" "$3" "$4"
+	l=$(idle_ready "$1")
+	sleep 1
+	m1=$(rss_kb "$2")
+	idle_report "$5" "$l" "$m0" "$m1" "$6"
+}
 sleep 0.5
-m0=$(rss_kb "$RPID")
-idle_start plain "$PROXY_PORT" disable
-l1=$(idle_ready plain)
-sleep 1
-m1=$(rss_kb "$RPID")
-idle_report "rdsemu plaintext" "$l1" "$m0" "$m1"
-idle_start tls "$PROXY_PORT" require
-l2=$(idle_ready tls)
-sleep 1
-m2=$(rss_kb "$RPID")
-idle_report "rdsemu tls" "$l2" "$m1" "$m2"
-echo "   server backends of user bench with those clients idle: $(bench_backends)"
-idle_stop plain
+b0=$(bench_backends)
+idle_set plain1 "$RPID" "$PROXY_PORT" disable "rdsemu plain, 1st" mem_rdsemu_plain1
+idle_set plain2 "$RPID" "$PROXY_PORT" disable "rdsemu plain, 2nd" mem_rdsemu_plain2
+idle_set tls "$RPID" "$PROXY_PORT" require "rdsemu TLS" mem_rdsemu_tls
+echo "   server backends of user bench: $b0 before, $(bench_backends) with all these clients idle"
+idle_stop plain1
+idle_stop plain2
 idle_stop tls
 sleep 0.5
 echo "   rdsemu VmRSS after they closed: $(rss_kb "$RPID") KB"
-m0=$(rss_kb "$PGB_PID")
-idle_start pgb "$BP" disable
-l1=$(idle_ready pgb)
-sleep 1
-m1=$(rss_kb "$PGB_PID")
-idle_report "pgbouncer plaintext" "$l1" "$m0" "$m1"
-idle_stop pgb
+idle_set pgb1 "$PGB_PID" "$BP" disable "pgbouncer plain, 1st" mem_pgbouncer_plain1
+idle_set pgb2 "$PGB_PID" "$BP" disable "pgbouncer plain, 2nd" mem_pgbouncer_plain2
+idle_stop pgb1
+idle_stop pgb2
 
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -457,8 +462,14 @@ if rp and re_ and rp["ntx"] > 0 and re_["ntx"] > 0 and sp and se:
     c = min(cp, ce)
     print("  pgbench's own CPU per login (storm): %.3f | %.3f ms; were CPU the only limit, the storm ratio could"
           " reach about %.2fx here" % (cp, ce, (c + sp / 1000) / (c + se / 1000)))
-mp, me, mt = f("mem_pgbouncer_plaintext_kb"), f("mem_rdsemu_plaintext_kb"), f("mem_rdsemu_tls_kb")
-print("  memory per idle client: %s | %s KB (rdsemu TLS: %s KB)" % (fmt(mp, "%.2f"), fmt(me, "%.2f"), fmt(mt, "%.2f")))
+def mean2(a, b):
+    return None if a is None or b is None else (a + b) / 2
+mp = mean2(f("mem_pgbouncer_plain1"), f("mem_pgbouncer_plain2"))
+me = mean2(f("mem_rdsemu_plain1"), f("mem_rdsemu_plain2"))
+mt = f("mem_rdsemu_tls")
+print("  memory per idle client (mean of 2 sets): %s | %s KB (sets: %s, %s | %s, %s KB; rdsemu TLS: %s KB)"
+      % (fmt(mp, "%.2f"), fmt(me, "%.2f"), fmt(f("mem_pgbouncer_plain1"), "%.2f"), fmt(f("mem_pgbouncer_plain2"), "%.2f"),
+         fmt(f("mem_rdsemu_plain1"), "%.2f"), fmt(f("mem_rdsemu_plain2"), "%.2f"), fmt(mt, "%.2f")))
 if not quick:
     for m in ("extended", "prepared"):
         print("  select c10 %s: %.0f | %.0f tps (failed %s | %s, aborted %s | %s)"
@@ -500,9 +511,13 @@ for label, fig, good in T:
     print("  %-56s %-44s %s" % (label, fig, "-" if good is None else ok(good)))
 PY
 
-# the proxy's complaints, kept in the output (the log goes with $OUT)
+# the proxy's complaints, kept in the output (the log goes with $OUT): each
+# kind of line once, with its count (numbers masked), then the last 5 lines
 if [ -s "$OUT/rdsemu.log" ]; then
 	echo
-	echo "rdsemu.log: $(wc -l <"$OUT/rdsemu.log") lines (log level warn); last 15:"
-	tail -15 "$OUT/rdsemu.log" | cut -c1-300 | sed 's/^/    /'
+	echo "rdsemu.log: $(wc -l <"$OUT/rdsemu.log") lines (log level warn); by kind:"
+	sed -E 's/^[0-9T:.-]+Z //; s/[0-9]+/N/g' "$OUT/rdsemu.log" | cut -c1-240 | sort | uniq -c | sort -rn | head -12 |
+		sed 's/^/    /'
+	echo "  last 5:"
+	tail -5 "$OUT/rdsemu.log" | cut -c1-300 | sed 's/^/    /'
 fi
