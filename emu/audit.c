@@ -34,6 +34,7 @@ struct queued {
 
 static struct queued *queue;
 static size_t qlen, qcap;
+static long long queued_since = -1; /* clock_mono_ms of the oldest unwritten event */
 static unsigned long long dropped;
 static FILE *audit_log_fp;
 
@@ -69,6 +70,8 @@ void audit_record(const struct audit_event *ev)
 		queue = nq;
 		qcap = n;
 	}
+	if (qlen == 0)
+		queued_since = clock_mono_ms();
 	struct queued *q = &queue[qlen++];
 	memset(q, 0, sizeof *q);
 	q->time = ev->time > 0 ? ev->time : clock_now();
@@ -179,6 +182,13 @@ int audit_set_log(const char *path, struct emu_err *err)
 	if (!audit_log_fp)
 		return emu_err_set(err, ERR_INTERNAL, "cannot open audit log %s: %s", path, strerror(errno));
 	return 0;
+}
+
+long long audit_pending_since(size_t *n)
+{
+	if (n)
+		*n = qlen;
+	return qlen ? queued_since : -1;
 }
 
 int audit_flush(struct store *s)

@@ -2,7 +2,8 @@
  * The audit trail: every authentication and authorization decision (API
  * calls now, database logins later) with time, principal, action, resource,
  * decision and reason.  Recording is cheap (a copy into an in-memory queue);
- * audit_flush writes the queue in one transaction per loop iteration and
+ * audit_flush writes the queue in one transaction (main.c's loop does so
+ * at most every AUDIT_BATCH_MS, or sooner when many are queued) and
  * appends JSON lines to the audit log file, so the hot path never waits on
  * SQLite.  Read back through CloudTrail's LookupEvents (audit_lookup_events)
  * and the admin endpoint.  Never holds secret values, passwords or tokens
@@ -43,6 +44,10 @@ struct audit_event {
 void audit_record(const struct audit_event *ev);
 /* Writes queued events to the store (one transaction) and the log file. */
 int audit_flush(struct store *s);
+/* When the oldest queued event was recorded (clock_mono_ms), -1 when none
+ * is; *n (may be NULL) gets how many are queued.  Readers of the trail
+ * flush first, so the loop may batch writes for a few milliseconds. */
+long long audit_pending_since(size_t *n);
 /* Appends JSON lines to path from now on (NULL: no file). */
 int audit_set_log(const char *path, struct emu_err *err);
 /* Drops queued events and closes the log file. */

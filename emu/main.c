@@ -127,12 +127,24 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *ud)
 	}
 }
 
+/* Audit events are written in batches: a storm of logins does not pay a
+ * SQLite transaction each (readers of the trail flush first). */
+#define AUDIT_BATCH_MS 20
+#define AUDIT_BATCH_MAX 256
 static long long flush_audit(struct loop *l, void *ud)
 {
 	struct app *a = ud;
-	audit_flush(a->store);
+	size_t n;
+	long long since = audit_pending_since(&n), wait = -1;
+	if (since >= 0) {
+		long long age = clock_mono_ms() - since;
+		if (age >= AUDIT_BATCH_MS || n >= AUDIT_BATCH_MAX)
+			audit_flush(a->store);
+		else
+			wait = AUDIT_BATCH_MS - age;
+	}
 	runtime_sync(false);
-	return -1;
+	return wait;
 }
 
 /* ---- the proxy data plane's hooks (wire/ reaches api/ and emu/ through these) ---- */

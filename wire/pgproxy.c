@@ -117,6 +117,13 @@ static void q_free(struct q *q)
 	memset(q, 0, sizeof *q);
 }
 
+/* An empty queue gives its buffer back (idle connections hold none). */
+static void q_trim(struct q *q)
+{
+	if (!q->len && q->p)
+		q_free(q);
+}
+
 static const uint8_t *q_data(const struct q *q)
 {
 	return q->p ? q->p + q->off : (const uint8_t *)"";
@@ -431,14 +438,15 @@ int pgproxy_init(struct loop *l, struct store *s)
 
 /* ---- raw I/O ------------------------------------------------------------------------- */
 
-/* Reads what is there into q (until cap bytes are buffered): 1 ok, 0 EOF, -1 error. */
+/* Reads what is there into q (until cap bytes are buffered): 1 ok, 0 EOF,
+ * -1 error.  Bytes land in a scratch buffer first, so a connection's queue
+ * grows only by what arrived (an idle client holds no 16 KiB buffer). */
+static uint8_t scratch[16384];
 static int rd(int fd, SSL *ssl, struct q *q, size_t cap)
 {
 	for (int rounds = 0; rounds < 16 && q->len < cap; rounds++) {
-		if (!q_room(q, 16384))
-			return -1;
 		size_t got = 0;
-		uint8_t *dst = q->p + q->off + q->len;
+		uint8_t *dst = scratch;
 		if (ssl) {
 			enum tls_io r = tls_read(ssl, dst, 16384, &got);
 			if (r == TLS_IO_EOF)
@@ -455,7 +463,8 @@ static int rd(int fd, SSL *ssl, struct q *q, size_t cap)
 				return errno == EAGAIN || errno == EINTR ? 1 : -1;
 			got = (size_t)n;
 		}
-		q->len += got;
+		if (!q_put(q, scratch, got))
+			return -1;
 		if (!ssl && got < 16384)
 			break; /* a short read drained the socket: no second recv just to see EAGAIN */
 	}
@@ -1049,6 +1058,7 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 				client_close(c);
 				return;
 			}
+			q_trim(&c->out);
 			client_events(c);
 			client_process(c); /* more may be buffered: the next transaction */
 			return;
@@ -1064,6 +1074,7 @@ static void on_backend(struct loop *l, int fd, uint32_t ev, void *ud)
 			client_close(c);
 			return;
 		}
+		q_trim(&c->out);
 		client_events(c);
 	}
 	backend_events(b);
@@ -2340,6 +2351,9 @@ static void on_client(struct loop *l, int fd, uint32_t ev, void *ud)
 		client_close(c);
 		return;
 	}
+	q_trim(&c->out);
+	if (!c->b)
+		q_trim(&c->in);
 	client_events(c);
 	direct_events(c);
 }
