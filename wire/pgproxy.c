@@ -1,7 +1,7 @@
 /*
  * pgproxy.c owns the PostgreSQL data plane of RDS Proxy endpoints: client
  * connections, backend connections and their pools (contract in pgproxy.h).
- * May call: emu/loop, emu/store (proxy rows), emu/rds (cluster writer),
+ * May call: emu/loop, emu/store (proxy rows), emu/rds (DebugLogging),
  * emu/log, emu/util, emu/buf, emu/clock, wire/pgproto, wire/scram,
  * wire/pinning, wire/tls, wire/runtime (where an instance's server is),
  * and the hooks of pgproxy.h for everything in api/.
@@ -16,14 +16,21 @@
  * is closed, never handed on dirty.
  *
  * Choices (aws-behaviour.md marks these [?] or is silent):
- * - No BackendKeyData is sent and CancelRequest is ignored, as AWS does.
- * - A pinned backend is closed when its client leaves (its session state
- *   would leak to the next client otherwise).
+ * - BackendKeyData is the proxy's own and a CancelRequest with it goes to
+ *   the backend the client holds then (AWS ignores cancels: an extension
+ *   users asked for; nothing is cancelled between transactions).
+ * - A pinned backend, or one in a transaction ('T'/'E'), is closed when its
+ *   client leaves (its session state would leak to the next client).
  * - Borrow timeout and a backend lost under a client are FATAL: the client
  *   connection closes (08000 / 08006); idle clients hold no backend and are
  *   untouched by a failover.
- * - Backends are logged in with user and database only; client_encoding
- *   other than UTF8 is refused at start-up (pools are shared).
+ * - Backends log in with the client's start-up runtime parameters; pools
+ *   are per parameter set, so every client_encoding works.
+ * - Settings and secrets are cached until the next API request (store_touches).
+ * - A login failure that looks like a restarting server (refused, EOF,
+ *   57P0x) keeps clients queued up to their borrow timeout; others fail them.
+ * - Backends reached over TCP are asked for TLS (SSLRequest) and use it when
+ *   the server offers it; unix sockets stay plain.
  */
 #include "wire/pgproxy.h"
 
