@@ -152,6 +152,7 @@ struct backend {
 	struct client *c;
 	int fd;
 	SSL *ssl;                  /* when the server took the SSLRequest */
+	long long kick_timer;      /* TLS bytes OpenSSL holds that epoll cannot see */
 	enum bstate st;
 	struct q in, out;
 	size_t pass_left;          /* bytes of a large message still to stream to the client */
@@ -249,6 +250,7 @@ struct client {
 	struct q in, out;
 	size_t pass_left;            /* bytes of a large message still to stream to the backend */
 	long long wait_timer;
+	long long kick_timer;        /* TLS bytes OpenSSL holds that epoll cannot see */
 	long long last_ms;           /* last client activity (IdleClientTimeout) */
 	unsigned long id;
 	uint32_t cancel_key;         /* BackendKeyData: (id, cancel_key) */
@@ -569,6 +571,9 @@ static void backend_free(struct backend *b)
 		b->c->b = NULL;
 		b->c = NULL;
 	}
+	if (b->kick_timer)
+		loop_del_timer(P.loop, b->kick_timer);
+	b->kick_timer = 0;
 	tls_free(b->ssl);
 	b->ssl = NULL;
 	if (b->fd >= 0) {
@@ -1109,6 +1114,15 @@ fail:
 	backend_fail(b, why);
 }
 
+static void on_backend_kick(struct loop *l, long long id, void *ud)
+{
+	(void)id;
+	struct backend *b = ud;
+	b->kick_timer = 0;
+	if (b->st != B_DEAD)
+		on_backend(l, b->fd, EPOLLIN, b);
+}
+
 static void backend_events(struct backend *b)
 {
 	uint32_t ev = 0;
@@ -1121,6 +1135,10 @@ static void backend_events(struct backend *b)
 			ev |= EPOLLOUT;
 	}
 	loop_mod_fd(P.loop, b->fd, ev);
+	/* decrypted bytes left inside OpenSSL (a read stopped at the buffer's
+	 * limit) raise no epoll event: come back for them */
+	if ((ev & EPOLLIN) && b->ssl && b->st != B_TLS && !b->kick_timer && tls_pending(b->ssl))
+		b->kick_timer = loop_add_timer(P.loop, 0, on_backend_kick, b);
 }
 
 /* ---- pools --------------------------------------------------------------------------- */
@@ -1288,6 +1306,9 @@ static void client_close(struct client *c)
 	}
 	if (c->wait_timer)
 		loop_del_timer(P.loop, c->wait_timer);
+	if (c->kick_timer)
+		loop_del_timer(P.loop, c->kick_timer);
+	c->kick_timer = 0;
 	if (c->b) {
 		struct backend *b = c->b;
 		b->c = NULL;
@@ -1346,6 +1367,17 @@ static size_t in_cap(const struct client *c)
 	return c->st == C_READY || c->st == C_RELAY ? IN_CAP : PGP_AUTH_MSG_MAX + 8;
 }
 
+static void on_client(struct loop *l, int fd, uint32_t ev, void *ud);
+
+static void on_client_kick(struct loop *l, long long id, void *ud)
+{
+	(void)id;
+	struct client *c = ud;
+	c->kick_timer = 0;
+	if (c->st != C_CLOSED)
+		on_client(l, c->fd, EPOLLIN, c);
+}
+
 static void client_events(struct client *c)
 {
 	if (c->st == C_CLOSED)
@@ -1356,6 +1388,8 @@ static void client_events(struct client *c)
 	if (c->out.len)
 		ev |= EPOLLOUT;
 	loop_mod_fd(P.loop, c->fd, ev);
+	if ((ev & EPOLLIN) && c->ssl && c->st != C_TLS && !c->kick_timer && tls_pending(c->ssl))
+		c->kick_timer = loop_add_timer(P.loop, 0, on_client_kick, c);
 }
 
 

@@ -545,3 +545,30 @@ def test_notify_reaches_a_listening_session(proxy):
         assert got == ["job-17"]
     finally:
         listener.close()
+
+
+def test_large_copy_both_ways_over_tls(proxy):
+    """Megabytes through a TLS client connection in both directions (COPY FROM STDIN, COPY TO STDOUT):
+    bytes OpenSSL has decrypted but the proxy has not yet read raise no epoll event, and must not be
+    forgotten when the stream pauses on back-pressure."""
+    pg = _psycopg2()
+    if pg is None:
+        pytest.skip("needs psycopg2 (python3-psycopg2)")
+    import io
+    conn = pg.connect(f"host={proxy['host']} port=5432 user=app_user password=app-pw-1 dbname=appdb "
+                      "sslmode=require")
+    try:
+        cur = conn.cursor()
+        cur.execute("create table big(n int, pad text)")
+        rows = 200000
+        data = "".join(f"{i}\t{'x' * 40}\n" for i in range(rows))
+        cur.copy_expert("copy big from stdin", io.StringIO(data))
+        conn.commit()
+        out = io.StringIO()
+        cur.copy_expert("copy big to stdout", out)
+        conn.commit()
+        assert out.getvalue() == data
+        cur.execute("select count(*), sum(n) from big")
+        assert cur.fetchone() == (rows, rows * (rows - 1) // 2)
+    finally:
+        conn.close()
