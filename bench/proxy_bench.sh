@@ -114,23 +114,27 @@ for _ in range(200):
 PY
 )
 # one proxy in front of one instance, every endpoint on 127.0.0.1 from BASE;
-# bench logs in with SCRAM, iam_bench with an IAM token (TLS only)
+# bench logs in with SCRAM, bench_md5 with MD5, iam_bench with an IAM token (TLS only)
 cat >"$OUT/fx.json" <<EOF
 {"iam": {"roles": [{"RoleName": "bench-proxy", "AssumeRolePolicyDocument": {"Version": "2012-10-17",
    "Statement": [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
    "Policies": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
    "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}}]}]},
  "secrets": [{"Name": "bench/app", "SecretString": "{\"username\":\"bench\",\"password\":\"bench-pw-1\"}"},
-             {"Name": "bench/iam", "SecretString": "{\"username\":\"iam_bench\",\"password\":\"iam-pw-1\"}"}],
+             {"Name": "bench/iam", "SecretString": "{\"username\":\"iam_bench\",\"password\":\"iam-pw-1\"}"},
+             {"Name": "bench/md5", "SecretString": "{\"username\":\"bench_md5\",\"password\":\"md5-pw-1\"}"}],
  "rds": {"instances": [{"DBInstanceIdentifier": "benchdb", "Engine": "postgres", "DBInstanceClass": "db.r5.large",
    "MasterUsername": "master", "MasterUserPassword": "master-pw-1", "DBName": "bench",
    "InitSQL": ["CREATE USER bench PASSWORD 'bench-pw-1'", "ALTER DATABASE bench OWNER TO bench",
-               "GRANT ALL ON SCHEMA public TO bench", "CREATE USER iam_bench PASSWORD 'iam-pw-1'"]}],
+               "GRANT ALL ON SCHEMA public TO bench", "CREATE USER iam_bench PASSWORD 'iam-pw-1'",
+               "CREATE USER bench_md5 PASSWORD 'md5-pw-1'"]}],
   "proxies": [{"DBProxyName": "benchproxy", "EngineFamily": "POSTGRESQL",
    "RoleArn": "arn:aws:iam::000000000000:role/bench-proxy", "VpcSubnetIds": ["subnet-a", "subnet-b"],
    "Auth": [{"AuthScheme": "SECRETS", "SecretArn": "bench/app", "IAMAuth": "DISABLED",
              "ClientPasswordAuthType": "POSTGRES_SCRAM_SHA_256"},
-            {"AuthScheme": "SECRETS", "SecretArn": "bench/iam", "IAMAuth": "REQUIRED"}],
+            {"AuthScheme": "SECRETS", "SecretArn": "bench/iam", "IAMAuth": "REQUIRED"},
+            {"AuthScheme": "SECRETS", "SecretArn": "bench/md5", "IAMAuth": "DISABLED",
+             "ClientPasswordAuthType": "POSTGRES_MD5"}],
    "Targets": {"DBInstanceIdentifiers": ["benchdb"]}}]}}
 EOF
 $BUILD/rdsemu serve --ephemeral --port "$API" --log-level warn --endpoint-host 127.0.0.1 --endpoint-port-base "$BASE" \
@@ -195,7 +199,8 @@ bench = host=$SOCKDIR port=5432 dbname=bench
 listen_addr = 127.0.0.1
 listen_port = $BP
 unix_socket_dir =
-auth_type = scram-sha-256
+auth_type = hba
+auth_hba_file = $OUT/pgb/hba.conf
 auth_file = $OUT/pgb/users.txt
 pool_mode = transaction
 default_pool_size = $MAXCONN
@@ -203,7 +208,9 @@ max_client_conn = 3000
 logfile = $OUT/pgb/pgbouncer.log
 pidfile = $OUT/pgb/pgbouncer.pid
 EOF
-echo '"bench" "bench-pw-1"' >"$OUT/pgb/users.txt"
+printf '"bench" "bench-pw-1"\n"bench_md5" "md5-pw-1"\n' >"$OUT/pgb/users.txt"
+# SCRAM for bench, MD5 for bench_md5: as the proxy's Auth entries say
+printf 'host all bench_md5 127.0.0.1/32 md5\nhost all all 127.0.0.1/32 scram-sha-256\n' >"$OUT/pgb/hba.conf"
 chown -R "$([ "$(id -u)" = 0 ] && echo rdsemu || id -un)" "$OUT/pgb"
 # (runuser's PAM session resets the open-files limit: raise it again inside)
 "${RUNAS[@]}" sh -c 'ulimit -n "$1" 2>/dev/null; exec pgbouncer "$2"' sh "$(ulimit -n)" "$OUT/pgb/pgbouncer.ini" \
@@ -228,7 +235,7 @@ echo "rdsemu pid $RPID, pgbouncer pid $PGB_PID (open files limit $PGB_NOFILE), s
 
 export PGPASSWORD=bench-pw-1 PGSSLMODE=disable
 pgbench -i -q -s 10 -h 127.0.0.1 -p "$BASE" -U bench bench >/dev/null 2>&1
-psql -h 127.0.0.1 -p "$BASE" -U bench -d bench -qc "GRANT SELECT ON ALL TABLES IN SCHEMA public TO iam_bench" >/dev/null
+psql -h 127.0.0.1 -p "$BASE" -U bench -d bench -qc "GRANT SELECT ON ALL TABLES IN SCHEMA public TO iam_bench, bench_md5" >/dev/null
 
 # run name host port pgbench-args...: one pgbench run, its TPS, latency,
 # failures, aborted clients and the CPU both poolers spent meanwhile.
@@ -307,6 +314,9 @@ echo "== storm: 200 clients, a new connection (SCRAM login) per transaction; cpu
 run "direct storm c200 -C" "$SOCKDIR" 5432 -c 200 -j 2 -S -C
 run "pgbouncer storm c200 -C" 127.0.0.1 "$BP" -c 200 -j 2 -S -C
 run "rdsemu storm c200 -C" 127.0.0.1 "$PROXY_PORT" -c 200 -j 2 -S -C
+echo "== the same storm with MD5 logins (bench_md5): pgbench's own SCRAM work no longer dominates"
+PGPASSWORD=md5-pw-1 RUN_USER=bench_md5 run "pgbouncer storm md5 c200 -C" 127.0.0.1 "$BP" -c 200 -j 2 -S -C
+PGPASSWORD=md5-pw-1 RUN_USER=bench_md5 run "rdsemu storm md5 c200 -C" 127.0.0.1 "$PROXY_PORT" -c 200 -j 2 -S -C
 
 echo
 echo "== logins per second through the proxy (pgbench -C -S -n -c 10, TLS, $LOGIN_T s)"
@@ -462,6 +472,16 @@ if rp and re_ and rp["ntx"] > 0 and re_["ntx"] > 0 and sp and se:
     c = min(cp, ce)
     print("  pgbench's own CPU per login (storm): %.3f | %.3f ms; were CPU the only limit, the storm ratio could"
           " reach about %.2fx here" % (cp, ce, (c + sp / 1000) / (c + se / 1000)))
+rm5 = R.get("rdsemu storm md5 c200 -C")
+pm5 = R.get("pgbouncer storm md5 c200 -C")
+if rm5 and pm5:
+    print("  storm with MD5 logins: %.0f | %.0f tps (%.2fx), failed %d | %d, aborted %d | %d; CPU per login %s | %s ms"
+          % (pm5["tps"], rm5["tps"], rm5["tps"] / max(pm5["tps"], 1e-9), max(pm5["fail"], 0), max(rm5["fail"], 0),
+             pm5["abrt"], rm5["abrt"],
+             fmt(cpu_us("pgbouncer storm md5 c200 -C", "pgbouncer") / 1000
+                 if cpu_us("pgbouncer storm md5 c200 -C", "pgbouncer") else None, "%.3f"),
+             fmt(cpu_us("rdsemu storm md5 c200 -C", "rdsemu") / 1000
+                 if cpu_us("rdsemu storm md5 c200 -C", "rdsemu") else None, "%.3f")))
 def mean2(a, b):
     return None if a is None or b is None else (a + b) / 2
 mp = mean2(f("mem_pgbouncer_plain1"), f("mem_pgbouncer_plain2"))
