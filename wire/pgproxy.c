@@ -2503,6 +2503,7 @@ void pgproxy_shutdown(void)
 	}
 	for (int i = 0; i < SCACHE; i++)
 		scache_wipe(&scache[i]);
+	scram_client_forget();
 	while (P.pools) {
 		struct pool *p = P.pools;
 		P.pools = p->next;

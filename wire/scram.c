@@ -499,6 +499,64 @@ static bool parse_count(const char *s, size_t n, uint32_t max, uint32_t *out)
 	return true;
 }
 
+/* The client side's derived keys, remembered by SHA-256(iterations, salt,
+ * password): a proxy logs in to the same server as the same user for every
+ * new backend connection, and the PBKDF2 is nearly all of that login's
+ * cost.  A small ring; scram_client_forget wipes it. */
+#define KCACHE 32
+static struct kcache {
+	bool used;
+	uint8_t id[SCRAM_KEY_LEN], ck[SCRAM_KEY_LEN], stk[SCRAM_KEY_LEN], svk[SCRAM_KEY_LEN];
+} kcache[KCACHE];
+static unsigned kcache_next;
+
+static bool kcache_id(const char *password, size_t plen, const uint8_t *salt, size_t salt_len, uint32_t iter,
+                      uint8_t id[SCRAM_KEY_LEN])
+{
+	uint8_t head[8] = {(uint8_t)(iter >> 24), (uint8_t)(iter >> 16), (uint8_t)(iter >> 8), (uint8_t)iter,
+	                   (uint8_t)(salt_len >> 24), (uint8_t)(salt_len >> 16), (uint8_t)(salt_len >> 8),
+	                   (uint8_t)salt_len};
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
+	unsigned int ol = 0;
+	bool ok = x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(x, head, sizeof head) == 1 &&
+	          EVP_DigestUpdate(x, salt, salt_len) == 1 && EVP_DigestUpdate(x, password, plen) == 1 &&
+	          EVP_DigestFinal_ex(x, id, &ol) == 1 && ol == SCRAM_KEY_LEN;
+	EVP_MD_CTX_free(x);
+	return ok;
+}
+
+static int client_keys(const char *password, size_t plen, const uint8_t *salt, size_t salt_len, uint32_t iter,
+                       uint8_t ck[SCRAM_KEY_LEN], uint8_t stk[SCRAM_KEY_LEN], uint8_t svk[SCRAM_KEY_LEN],
+                       struct emu_err *err)
+{
+	uint8_t id[SCRAM_KEY_LEN];
+	bool have_id = kcache_id(password, plen, salt, salt_len, iter, id);
+	for (int i = 0; have_id && i < KCACHE; i++)
+		if (kcache[i].used && CRYPTO_memcmp(kcache[i].id, id, sizeof id) == 0) {
+			memcpy(ck, kcache[i].ck, SCRAM_KEY_LEN);
+			memcpy(stk, kcache[i].stk, SCRAM_KEY_LEN);
+			memcpy(svk, kcache[i].svk, SCRAM_KEY_LEN);
+			return 0;
+		}
+	if (scram_keys(password, plen, salt, salt_len, iter, ck, stk, svk, err) < 0)
+		return -1;
+	if (have_id) {
+		struct kcache *e = &kcache[kcache_next++ % KCACHE];
+		e->used = true;
+		memcpy(e->id, id, sizeof id);
+		memcpy(e->ck, ck, SCRAM_KEY_LEN);
+		memcpy(e->stk, stk, SCRAM_KEY_LEN);
+		memcpy(e->svk, svk, SCRAM_KEY_LEN);
+	}
+	return 0;
+}
+
+void scram_client_forget(void)
+{
+	OPENSSL_cleanse(kcache, sizeof kcache);
+	kcache_next = 0;
+}
+
 int scram_client_final(struct scram_client *c, const char *password, size_t plen, const char *msg, size_t len,
                        struct buf *out, struct emu_err *err)
 {
@@ -555,7 +613,7 @@ int scram_client_final(struct scram_client *c, const char *password, size_t plen
 		rc = client_fail(c, err, "client-final-message too long");
 		goto out;
 	}
-	if (scram_keys(password, plen, salt, salt_len, iter, ck, stk, svk, err) < 0) {
+	if (client_keys(password, plen, salt, salt_len, iter, ck, stk, svk, err) < 0) {
 		c->state = SCRAM_C_FAILED;
 		goto out;
 	}

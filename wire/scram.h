@@ -119,6 +119,10 @@ struct scram_client {
 
 /* max_iterations: highest count the client will derive (0 = SCRAM_ITER_MAX). */
 void scram_client_init(struct scram_client *c, uint32_t max_iterations);
+/* scram_client_final remembers the keys it derived (a small ring keyed by a
+ * hash of iterations, salt and password), so logging in again as the same
+ * user to the same server costs no PBKDF2.  This wipes them (at exit). */
+void scram_client_forget(void);
 /* client-first-message "n,,n=<user>,r=<nonce>" appended to out (user NULL
  * or "" as libpq sends; ',' and '=' escaped), nonce SCRAM_NONCE_RAW random
  * bytes in base64. */

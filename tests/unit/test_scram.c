@@ -411,6 +411,29 @@ static void test_client(void)
 	ok(err.code == ERR_ACCESS_DENIED && strstr(err.msg, "invalid-proof") != NULL, "its text reported");
 	is_int(scram_client_verify(&c, "v=x", 3, &err), -1, "verify after failure refused");
 
+	/* Derived keys are remembered per (iterations, salt, password): a second
+	 * login gives the same client-final message, another password another
+	 * one, and forgetting changes nothing but the cost. */
+	{
+		const char *sf = "r=abcdef,s=QUJD,i=4096";
+		char first[200] = "", again[200] = "", other[200] = "", after[200] = "";
+		char *outs[4] = {first, again, other, after};
+		const char *pws[4] = {"pw-1", "pw-1", "pw-2", "pw-1"};
+		for (int k = 0; k < 4; k++) {
+			if (k == 3)
+				scram_client_forget();
+			scram_client_init(&c, 10000);
+			buf_reset(&b);
+			scram_client_first_nonce(&c, "", "abc", &b, &err);
+			buf_reset(&b);
+			if (scram_client_final(&c, pws[k], strlen(pws[k]), sf, strlen(sf), &b, &err) == 0 && b.len < 200)
+				memcpy(outs[k], b.data, b.len);
+		}
+		ok(first[0] && strcmp(first, again) == 0, "key cache: the same login, the same proof");
+		ok(other[0] && strcmp(first, other) != 0, "key cache: another password, another proof");
+		ok(strcmp(first, after) == 0, "key cache: forgotten and derived again, the same proof");
+	}
+
 	/* Server-final checks against the RFC exchange. */
 	static const struct {
 		const char *msg, *why;
