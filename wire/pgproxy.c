@@ -2444,10 +2444,6 @@ struct pgproxy_listener *pgproxy_listen(const char *addr, int port, const char *
 	int fd = fwd_listen_socket(addr, port, err);
 	if (fd < 0)
 		return NULL;
-	/* PostgreSQL clients speak first: be woken when the first packet is
-	 * there, not for the bare connection (one wake-up less per login) */
-	int defer = 5;
-	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
 	struct pgproxy_listener *L = calloc(1, sizeof *L);
 	if (!L || loop_add_fd(P.loop, fd, EPOLLIN, on_accept, L) < 0) {
 		free(L);
