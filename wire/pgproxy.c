@@ -1877,7 +1877,10 @@ static const char *session_opts(struct login *g, const struct pgp_startup *s)
 	                                    "extra_float_digits", NULL};
 	g->opts_len = 0;
 	for (const char *const *n = names; *n; n++) {
-		const char *v = pgp_startup_get(s, *n);
+		const char *v = NULL;
+		for (size_t i = 0; i < s->nparams && !v; i++)
+			if (strcasecmp(s->params[i].name, *n) == 0)
+				v = s->params[i].value;
 		if (!v)
 			continue;
 		size_t nl = strlen(*n) + 1, vl = strlen(v) + 1;
@@ -1936,7 +1939,7 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		const char *n = s->params[i].name;
 		bool ok = false;
 		for (const char *const *a = startup_allowed; *a; a++)
-			ok = ok || strcmp(*a, n) == 0;
+			ok = ok || strcasecmp(*a, n) == 0; /* GUC names ignore case (libpq sends "timezone") */
 		if (strncmp(n, "_pq_.", 5) == 0) {
 			unknown_pq[nunknown++] = n;
 			continue;

@@ -471,6 +471,11 @@ def test_startup_parameters_are_session_state(proxy):
              extra_env={"PGCLIENTENCODING": "UTF8", "PGAPPNAME": "utf-app"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["UTF8", "utf-app"]
+    # libpq sends PGTZ and PGDATESTYLE as "timezone" and "datestyle": parameter names ignore case
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "show timezone; show datestyle",
+             extra_env={"PGTZ": "Asia/Tokyo", "PGDATESTYLE": "SQL, DMY"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines() == ["Asia/Tokyo", "SQL, DMY"]
 
 
 def test_end_to_end_iam(endpoint):
