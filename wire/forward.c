@@ -226,16 +226,24 @@ int fwd_connect(const struct fwd_backend *b, bool *connecting)
 	return fd;
 }
 
+int fwd_accept(int listen_fd)
+{
+	int cfd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd >= 0) {
+		int one = 1;
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	return cfd;
+}
+
 static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 {
 	(void)ev;
 	struct fwd_listener *f = ud;
 	for (int i = 0; i < 64; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int cfd = fwd_accept(fd);
 		if (cfd < 0)
 			return;
-		int one = 1;
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct fwd_backend b;
 		memset(&b, 0, sizeof b);
 		bool connecting;

@@ -32,6 +32,9 @@ int fwd_connect(const struct fwd_backend *b, bool *connecting);
 /* A non-blocking listening TCP socket on addr:port (IPv4 literal,
  * SO_REUSEADDR): the fd, or -1 with err. */
 int fwd_listen_socket(const char *addr, int port, struct emu_err *err);
+/* One pending connection of a listening socket, non-blocking, close-on-exec,
+ * TCP_NODELAY; -1 when none is waiting (errno). */
+int fwd_accept(int listen_fd);
 
 /* Listens on addr:port (IPv4 literal).  NULL with err on bind failure. */
 struct fwd_listener *fwd_listen(struct loop *l, const char *addr, int port, fwd_resolve_cb resolve, void *ud,

@@ -53,7 +53,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -1367,8 +1366,6 @@ static size_t in_cap(const struct client *c)
 	return c->st == C_READY || c->st == C_RELAY ? IN_CAP : PGP_AUTH_MSG_MAX + 8;
 }
 
-static void on_client(struct loop *l, int fd, uint32_t ev, void *ud);
-
 static void on_client_kick(struct loop *l, long long id, void *ud)
 {
 	(void)id;
@@ -2412,11 +2409,9 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 	(void)ev;
 	struct pgproxy_listener *L = ud;
 	for (int i = 0; i < 64; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int cfd = fwd_accept(fd);
 		if (cfd < 0)
 			return;
-		int one = 1;
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct client *c = calloc(1, sizeof *c);
 		if (!c || loop_add_fd(l, cfd, EPOLLIN, on_client, c) < 0) {
 			free(c);

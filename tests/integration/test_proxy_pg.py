@@ -52,6 +52,24 @@ def fixture_doc(require_tls=False, client_auth="POSTGRES_SCRAM_SHA_256"):
     }
 
 
+def aurora_doc():
+    """fixture_doc's proxy in front of an Aurora PostgreSQL cluster "aur" with instances aur-1 (writer)
+    and aur-2."""
+    doc = fixture_doc()
+    doc["rds"] = {
+        "clusters": [{"DBClusterIdentifier": "aur", "Engine": "aurora-postgresql", "MasterUsername": "master",
+                      "MasterUserPassword": "master-pw-1", "DatabaseName": "appdb"}],
+        "instances": [{"DBInstanceIdentifier": "aur-1", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
+                       "DBInstanceClass": "db.r6g.large",
+                       "InitSQL": ["CREATE USER app_user PASSWORD 'app-pw-1'",
+                                   "GRANT ALL ON SCHEMA public TO app_user"]},
+                      {"DBInstanceIdentifier": "aur-2", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
+                       "DBInstanceClass": "db.r6g.large"}],
+        "proxies": [dict(doc["rds"]["proxies"][0], Targets={"DBClusterIdentifiers": ["aur"]})],
+    }
+    return doc
+
+
 @pytest.fixture
 def proxy(endpoint):
     H.load_fixtures(endpoint, fixture_doc())
@@ -288,19 +306,7 @@ def test_failover_idle_clients_survive(endpoint):
     pg = _psycopg2()
     if pg is None:
         pytest.skip("needs psycopg2 (python3-psycopg2)")
-    doc = fixture_doc()
-    doc["rds"] = {
-        "clusters": [{"DBClusterIdentifier": "aur", "Engine": "aurora-postgresql", "MasterUsername": "master",
-                      "MasterUserPassword": "master-pw-1", "DatabaseName": "appdb"}],
-        "instances": [{"DBInstanceIdentifier": "aur-1", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
-                       "DBInstanceClass": "db.r6g.large",
-                       "InitSQL": ["CREATE USER app_user PASSWORD 'app-pw-1'",
-                                   "GRANT ALL ON SCHEMA public TO app_user"]},
-                      {"DBInstanceIdentifier": "aur-2", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
-                       "DBInstanceClass": "db.r6g.large"}],
-        "proxies": [dict(doc["rds"]["proxies"][0], Targets={"DBClusterIdentifiers": ["aur"]})],
-    }
-    H.load_fixtures(endpoint, doc)
+    H.load_fixtures(endpoint, aurora_doc())
     rds = H.make_client(endpoint, service="rds")
     for i in ("aur-1", "aur-2"):
         rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=i, WaiterConfig={"Delay": 1, "MaxAttempts": 90})

@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 import helpers as H
-from test_proxy_pg import _psycopg2, fixture_doc
+from test_proxy_pg import _psycopg2, aurora_doc, fixture_doc
 
 pg = _psycopg2()
 pytestmark = pytest.mark.skipif(pg is None, reason="needs psycopg2 (python3-psycopg2)")
@@ -98,17 +98,9 @@ def _metrics(endpoint, name="px"):
     return {p["ProxyName"]: p for p in json.loads(body)["Proxies"]}.get(name, {})
 
 
-def _wait(cond, timeout, what, interval=0.1):
-    """Polls cond() until it returns something true or the deadline passes; returns that value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = cond()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+def _wait(cond, timeout, what):
+    """Polls cond() until it returns something true (helpers.poll); returns that value."""
+    return H.poll(cond, timeout, desc=what)
 
 
 def _log_mark(server):
@@ -615,19 +607,7 @@ def test_cancel_request(px, sslmode):
 
 
 def _aurora(endpoint):
-    doc = fixture_doc()
-    doc["rds"] = {
-        "clusters": [{"DBClusterIdentifier": "aur", "Engine": "aurora-postgresql", "MasterUsername": "master",
-                      "MasterUserPassword": "master-pw-1", "DatabaseName": "appdb"}],
-        "instances": [{"DBInstanceIdentifier": "aur-1", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
-                       "DBInstanceClass": "db.r6g.large",
-                       "InitSQL": ["CREATE USER app_user PASSWORD 'app-pw-1'",
-                                   "GRANT ALL ON SCHEMA public TO app_user"]},
-                      {"DBInstanceIdentifier": "aur-2", "DBClusterIdentifier": "aur", "Engine": "aurora-postgresql",
-                       "DBInstanceClass": "db.r6g.large"}],
-        "proxies": [dict(doc["rds"]["proxies"][0], Targets={"DBClusterIdentifiers": ["aur"]})],
-    }
-    H.load_fixtures(endpoint, doc)
+    H.load_fixtures(endpoint, aurora_doc())
     rds = H.make_client(endpoint, service="rds")
     insts = {}
     for i in ("aur-1", "aur-2"):
