@@ -3,8 +3,11 @@
 # reached directly (unix socket) and through PgBouncer (Debian package,
 # transaction mode, the same pool size), in one run: select-only and TPC-B at
 # 1, 10 and 50 clients in simple, extended and prepared modes, and a storm of
-# new connections per transaction (-C, 200 clients, a SCRAM login each).
+# new connections per transaction (-C, 200 clients in two pgbench processes,
+# a SCRAM login each; then the same with MD5 logins).
 # Beside TPS it measures, in the same run:
+#   - the floor: pgbench select c10 through a byte relay with no logic
+#     (bench/relay.c), whose CPU per transaction no epoll pooler goes below;
 #   - one TCP loopback round trip (bench/rtt.c, TCP_NODELAY ping-pong);
 #   - the latency a pooler adds to a single client's select (pgbench -c 1 -S);
 #   - each pooler's own CPU per transaction (utime+stime of its process from
@@ -57,6 +60,7 @@ chmod 755 "$OUT"
 mkdir -p "$OUT/logs"
 PIDS=()
 PGB_PID=
+RELAY_PID=
 cleanup() {
 	local p
 	[ -n "${OUT:-}" ] && touch "$OUT"/idle.{plain1,plain2,tls,pgb1,pgb2}.stop 2>/dev/null || true
@@ -79,7 +83,7 @@ ticks() { # utime+stime of a process (clock ticks), 0 if none
 }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
-RES=$OUT/results.tsv # name tps latency_ms failed transactions aborted rdsemu_ticks pgbouncer_ticks pgbench_cpu_s
+RES=$OUT/results.tsv # name tps latency_ms failed transactions aborted rdsemu_ticks pgbouncer_ticks pgbench_cpu_s relay_ticks
 : >"$RES"
 KV=$OUT/figures.tsv # key value
 : >"$KV"
@@ -231,6 +235,12 @@ for _ in $(seq 1 100); do
 done
 [ -n "$ok" ] || { echo "PgBouncer never answered"; tail "$OUT/pgb/pgbouncer.log"; exit 1; }
 PGB_NOFILE=$(awk '/Max open files/ {print $4}' "/proc/$PGB_PID/limits")
+# the floor: a byte relay with no logic (bench/relay.c), one server connection per client
+cc -O2 -o "$OUT/relay" bench/relay.c
+RL=$(free_port)
+"$OUT/relay" "$RL" "$SOCKDIR/.s.PGSQL.5432" &
+RELAY_PID=$!
+PIDS+=($RELAY_PID)
 echo "rdsemu pid $RPID, pgbouncer pid $PGB_PID (open files limit $PGB_NOFILE), server max_connections $MAXCONN, CLK_TCK $HZ"
 
 export PGPASSWORD=bench-pw-1 PGSSLMODE=disable
@@ -239,35 +249,56 @@ psql -h 127.0.0.1 -p "$BASE" -U bench -d bench -qc "GRANT SELECT ON ALL TABLES I
 
 # run name host port pgbench-args...: one pgbench run, its TPS, latency,
 # failures, aborted clients and the CPU both poolers spent meanwhile.
-# RUN_USER and RUN_T override the user and the seconds.
+# RUN_USER and RUN_T override the user and the seconds; RUN_PROCS=N runs N
+# pgbench processes side by side (the arguments are each one's share: the
+# figures are summed, latency averaged).
+#
+# Why the storms use two processes of 100 clients (-j 1) rather than one of
+# 200 (-j 2): libpq computes SCRAM's 4096 HMAC rounds through OpenSSL 3, whose
+# HMAC_Init_ex looks the digest up under a process-wide lock on every round;
+# two pgbench threads computing at once spend about half their CPU waiting on
+# that lock (perf: pthread_rwlock_rdlock 33%, unlock 14% of pgbench), so one
+# pgbench process caps a SCRAM storm by itself once the pooler is fast enough
+# to let both threads compute together. Two processes share no lock.
 run() {
 	local name=$1 host=$2 port=$3
 	shift 3
-	local out r0 p0 r1 p1 tps lat fail ntx abrt dr dp cpu log ccpu
+	local out r0 p0 x0 r1 p1 x1 tps lat fail ntx abrt dr dp dx cpu log ccpu i
 	log="$OUT/logs/$(tr ' /' '__' <<<"$name").log"
 	r0=$(ticks "$RPID")
 	p0=$(ticks "$PGB_PID")
-	# `times` adds pgbench's own user and system CPU as the last line
-	out=$({ pgbench -h "$host" -p "$port" -U "${RUN_USER:-bench}" -T "${RUN_T:-$DUR}" "$@" bench 2>&1 || true; }; times)
+	x0=$(ticks "$RELAY_PID")
+	# `times` adds the pgbench processes' own user and system CPU as the last line
+	out=$({
+		for i in $(seq 2 "${RUN_PROCS:-1}"); do
+			pgbench -h "$host" -p "$port" -U "${RUN_USER:-bench}" -T "${RUN_T:-$DUR}" "$@" bench >"$log.$i" 2>&1 &
+		done
+		pgbench -h "$host" -p "$port" -U "${RUN_USER:-bench}" -T "${RUN_T:-$DUR}" "$@" bench 2>&1 || true
+		wait
+		for i in $(seq 2 "${RUN_PROCS:-1}"); do cat "$log.$i"; rm -f "$log.$i"; done
+	}; times)
 	r1=$(ticks "$RPID")
 	p1=$(ticks "$PGB_PID")
+	x1=$(ticks "$RELAY_PID")
 	ccpu=$(tail -1 <<<"$out" | awk '{t = 0; for (i = 1; i <= 2; i++) {split($i, a, "m"); t += a[1] * 60 + a[2]}; print t}')
 	out=$(head -n -2 <<<"$out")
 	printf '%s\n' "$out" >"$log"
-	tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
-	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
-	fail=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -1)
-	ntx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -1)
+	tps=$(awk '/^tps = / {s += $3; n++} END {if (n) printf "%.6f", s}' <<<"$out")
+	lat=$(awk '/^latency average = / {s += $4; n++} END {if (n) printf "%.3f", s / n}' <<<"$out")
+	fail=$(awk '/^number of failed transactions: / {s += $5; n++} END {if (n) print s}' <<<"$out")
+	ntx=$(awk '/^number of transactions actually processed: / {split($6, a, "/"); s += a[1]; n++} END {if (n) print s}' <<<"$out")
 	# "client 3 aborted in command ...", "client 3 script 0 aborted in command ...",
 	# "client 3 aborted while establishing connection"
 	abrt=$(grep -cE 'client [0-9]+ (script [0-9]+ )?aborted' <<<"$out" || true)
 	dr=$((r1 - r0))
 	dp=$((p1 - p0))
+	dx=$((x1 - x0))
 	cpu=-
 	if [ "${ntx:-0}" -gt 0 ]; then
 		case "$name" in
 		rdsemu*) cpu=$(awk -v t="$dr" -v hz="$HZ" -v n="$ntx" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}') ;;
 		pgbouncer*) cpu=$(awk -v t="$dp" -v hz="$HZ" -v n="$ntx" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}') ;;
+		relay*) cpu=$(awk -v t="$dx" -v hz="$HZ" -v n="$ntx" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}') ;;
 		esac
 	fi
 	printf '%-34s %9.1f tps  lat %8s ms  failed %s  aborted %s  cpu %s us/tx  (pgbench %s us/tx)\n' "$name" "${tps:-0}" \
@@ -276,8 +307,8 @@ run() {
 	if [ -z "$tps" ] || [ "$abrt" -gt 0 ]; then
 		grep -m1 -E 'error|ERROR|FATAL|aborted' <<<"$out" | cut -c1-200 | sed 's/^/    first error: /' || true
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${tps:-0}" "${lat:-0}" "${fail:--1}" "${ntx:-0}" "$abrt" "$dr" "$dp" \
-		"${ccpu:-0}" >>"$RES"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${tps:-0}" "${lat:-0}" "${fail:--1}" "${ntx:-0}" "$abrt" "$dr" "$dp" \
+		"${ccpu:-0}" "$dx" >>"$RES"
 }
 
 echo
@@ -288,6 +319,7 @@ if [ -n "$QUICK" ]; then
 		run "direct select c$c simple" "$SOCKDIR" 5432 "${args[@]}"
 		run "pgbouncer select c$c simple" 127.0.0.1 "$BP" "${args[@]}"
 		run "rdsemu select c$c simple" 127.0.0.1 "$PROXY_PORT" "${args[@]}"
+		[ "$c" = 10 ] && run "relay select c$c simple" 127.0.0.1 "$RL" "${args[@]}"
 	done
 else
 	for script in select tpcb; do
@@ -298,6 +330,9 @@ else
 				run "direct $script c$c $mode" "$SOCKDIR" 5432 "${args[@]}"
 				run "pgbouncer $script c$c $mode" 127.0.0.1 "$BP" "${args[@]}"
 				run "rdsemu $script c$c $mode" 127.0.0.1 "$PROXY_PORT" "${args[@]}"
+				if [ "$script $c $mode" = "select 10 simple" ]; then
+					run "relay $script c$c $mode" 127.0.0.1 "$RL" "${args[@]}"
+				fi
 			done
 		done
 	done
@@ -319,27 +354,28 @@ warm() { PGPASSWORD=$4 pgbench -h "$1" -p "$2" -U "$3" -T 1 -c 200 -j 2 -S -C be
 storm() {
 	local tag=$1 user=$2 pw=$3
 	warm 127.0.0.1 "$BP" "$user" "$pw"
-	PGPASSWORD=$pw RUN_USER=$user run "pgbouncer storm${tag} c200 -C" 127.0.0.1 "$BP" -c 200 -j 2 -S -C
+	PGPASSWORD=$pw RUN_USER=$user RUN_PROCS=2 run "pgbouncer storm${tag} c200 -C" 127.0.0.1 "$BP" -c 100 -j 1 -S -C
 	warm 127.0.0.1 "$PROXY_PORT" "$user" "$pw"
-	PGPASSWORD=$pw RUN_USER=$user run "rdsemu storm${tag} c200 -C" 127.0.0.1 "$PROXY_PORT" -c 200 -j 2 -S -C
+	PGPASSWORD=$pw RUN_USER=$user RUN_PROCS=2 run "rdsemu storm${tag} c200 -C" 127.0.0.1 "$PROXY_PORT" -c 100 -j 1 -S -C
 	warm 127.0.0.1 "$PROXY_PORT" "$user" "$pw"
-	PGPASSWORD=$pw RUN_USER=$user run "rdsemu storm${tag} c200 -C #2" 127.0.0.1 "$PROXY_PORT" -c 200 -j 2 -S -C
+	PGPASSWORD=$pw RUN_USER=$user RUN_PROCS=2 run "rdsemu storm${tag} c200 -C #2" 127.0.0.1 "$PROXY_PORT" -c 100 -j 1 -S -C
 	warm 127.0.0.1 "$BP" "$user" "$pw"
-	PGPASSWORD=$pw RUN_USER=$user run "pgbouncer storm${tag} c200 -C #2" 127.0.0.1 "$BP" -c 200 -j 2 -S -C
+	PGPASSWORD=$pw RUN_USER=$user RUN_PROCS=2 run "pgbouncer storm${tag} c200 -C #2" 127.0.0.1 "$BP" -c 100 -j 1 -S -C
 }
-echo "== storm: 200 clients, a new connection (SCRAM login) per transaction; cpu = the pooler's CPU per login"
+echo "== storm: 200 clients (two pgbench processes of 100), a new connection (SCRAM login) per transaction;"
+echo "   cpu = the pooler's CPU per login"
 echo "   (each measured storm follows an unmeasured 1 s one; poolers in the order A B B A)"
-run "direct storm c200 -C" "$SOCKDIR" 5432 -c 200 -j 2 -S -C
+RUN_PROCS=2 run "direct storm c200 -C" "$SOCKDIR" 5432 -c 100 -j 1 -S -C
 storm "" bench bench-pw-1
 echo "== the same storm with MD5 logins (bench_md5): pgbench's own SCRAM work no longer dominates"
 storm " md5" bench_md5 md5-pw-1
 
 echo
-echo "== logins per second through the proxy (pgbench -C -S -n -c 10, TLS, $LOGIN_T s)"
+echo "== logins per second through the proxy (two pgbench -C -S -n -c 5, TLS, $LOGIN_T s)"
 IAM_TOKEN=$(iam_token) # a fresh one: the first may be near its 15 minutes
-PGSSLMODE=require RUN_T=$LOGIN_T run "rdsemu login scram+tls c10 -C" 127.0.0.1 "$PROXY_PORT" -c 10 -j 2 -S -n -C
-PGSSLMODE=require PGPASSWORD=$IAM_TOKEN RUN_USER=iam_bench RUN_T=$LOGIN_T \
-	run "rdsemu login iam+tls c10 -C" 127.0.0.1 "$PROXY_PORT" -c 10 -j 2 -S -n -C
+PGSSLMODE=require RUN_T=$LOGIN_T RUN_PROCS=2 run "rdsemu login scram+tls c10 -C" 127.0.0.1 "$PROXY_PORT" -c 5 -j 1 -S -n -C
+PGSSLMODE=require PGPASSWORD=$IAM_TOKEN RUN_USER=iam_bench RUN_T=$LOGIN_T RUN_PROCS=2 \
+	run "rdsemu login iam+tls c10 -C" 127.0.0.1 "$PROXY_PORT" -c 5 -j 1 -S -n -C
 
 # Idle clients: bench/idle_clients.py holds NIDLE logged-in idle clients until
 # told to stop.  idle_start tag port sslmode starts one; idle_ready tag waits
@@ -416,9 +452,9 @@ import sys
 res_path, kv_path, hz, quick = sys.argv[1], sys.argv[2], float(sys.argv[3]), bool(sys.argv[4])
 R = {}
 for line in open(res_path):
-    name, tps, lat, fail, ntx, abrt, dr, dp, cc = line.rstrip("\n").split("\t")
+    name, tps, lat, fail, ntx, abrt, dr, dp, cc, dx = line.rstrip("\n").split("\t")
     R[name] = dict(tps=float(tps), lat=float(lat), fail=int(fail), ntx=int(ntx), abrt=int(abrt), dr=int(dr), dp=int(dp),
-                   cc=float(cc))
+                   cc=float(cc), dx=int(dx))
 # "NAME #2" runs of the storms (A B B A order) merge into NAME: mean rates, summed counts, so CPU
 # per transaction is over both runs
 for name in [n for n in R if n.endswith(" -C #2")]:
@@ -427,7 +463,7 @@ for name in [n for n in R if n.endswith(" -C #2")]:
         R[name[:-3]] = dict(tps=(a["tps"] + b["tps"]) / 2, lat=(a["lat"] + b["lat"]) / 2,
                            fail=(a["fail"] + b["fail"]) if min(a["fail"], b["fail"]) >= 0 else -1,
                            ntx=a["ntx"] + b["ntx"], abrt=a["abrt"] + b["abrt"], dr=a["dr"] + b["dr"],
-                           dp=a["dp"] + b["dp"], cc=a["cc"] + b["cc"])
+                           dp=a["dp"] + b["dp"], cc=a["cc"] + b["cc"], dx=a["dx"] + b["dx"])
 K = dict(l.rstrip("\n").split("\t", 1) for l in open(kv_path))
 
 def f(key, default=None):
@@ -443,7 +479,7 @@ def cpu_us(name, who):  # the pooler's CPU per transaction, µs
     r = R.get(name)
     if not r or r["ntx"] <= 0:
         return None
-    return r["dr" if who == "rdsemu" else "dp"] / hz * 1e6 / r["ntx"]
+    return r[{"rdsemu": "dr", "pgbouncer": "dp", "relay": "dx"}[who]] / hz * 1e6 / r["ntx"]
 
 def bad(name):  # failed transactions + aborted clients (-1: no figure)
     r = R.get(name)
@@ -479,6 +515,9 @@ print("  added single-client select latency (best of 3 rounds): %s | %s us (dire
 for n in ("select c1 simple", "select c10 simple"):
     print("  pooler CPU per transaction, %s: %s | %s us"
           % (n, fmt(cpu_us("pgbouncer " + n, "pgbouncer")), fmt(cpu_us("rdsemu " + n, "rdsemu"))))
+fl = cpu_us("relay select c10 simple", "relay")
+print("  the floor, a byte relay with no logic (bench/relay.c), select c10 simple: %s us of CPU per transaction,"
+      " %.0f tps" % (fmt(fl), tps("relay select c10 simple")))
 print("  TPS select c10 simple: %.0f | %.0f (direct %.0f; %.2fx | %.2fx of direct)"
       % (tps("pgbouncer select c10 simple"), tps("rdsemu select c10 simple"), tps("direct select c10 simple"),
          tps("pgbouncer select c10 simple") / max(tps("direct select c10 simple"), 1e-9),
@@ -530,8 +569,10 @@ if add_e is not None and rtt is not None:
 else:
     T.append(("added single-client latency <= RTT + 10 us", "no figure", False))
 c = cpu_us("rdsemu select c10 simple", "rdsemu")
-T.append(("proxy CPU per simple transaction (select c10) <= 15 us", fmt(c) + " us", c is not None and c <= 15))
-T.append(("TPS select c10 simple >= 1.2x PgBouncer", "%.2fx" % r10, r10 >= 1.2))
+T.append(("proxy CPU per simple transaction (select c10) <= 15 us", fmt(c) + " us (no-logic relay: %s)" % fmt(fl),
+          c is not None and c <= 15))
+T.append(("TPS select c10 simple >= 1.2x PgBouncer", "%.2fx (no-logic relay: %.2fx)"
+          % (r10, tps("relay select c10 simple") / max(tps("pgbouncer select c10 simple"), 1e-9)), r10 >= 1.2))
 sb = bad("rdsemu storm c200 -C")
 T.append(("storm >= 2x PgBouncer, zero failures", "%.2fx, %s failed/aborted" % (rs, "?" if sb is None else sb),
           rs >= 2 and sb == 0))

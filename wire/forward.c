@@ -228,12 +228,7 @@ int fwd_connect(const struct fwd_backend *b, bool *connecting)
 
 int fwd_accept(int listen_fd)
 {
-	int cfd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd >= 0) {
-		int one = 1;
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	}
-	return cfd;
+	return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
 static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
@@ -291,7 +286,9 @@ int fwd_listen_socket(const char *addr, int port, struct emu_err *err)
 		return emu_err_set(err, ERR_INVALID_PARAMETER_VALUE, "bad listen address %.64s:%d", addr, port);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
+	/* TCP_NODELAY here: accepted sockets inherit it (no setsockopt per connection) */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
 	    bind(fd, (struct sockaddr *)&si, sizeof si) < 0 || listen(fd, 511) < 0) {
 		emu_err_set(err, ERR_INTERNAL, "cannot listen on %s:%d: %s", addr, port, strerror(errno));
 		if (fd >= 0)

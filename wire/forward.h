@@ -33,7 +33,8 @@ int fwd_connect(const struct fwd_backend *b, bool *connecting);
  * SO_REUSEADDR): the fd, or -1 with err. */
 int fwd_listen_socket(const char *addr, int port, struct emu_err *err);
 /* One pending connection of a listening socket, non-blocking, close-on-exec,
- * TCP_NODELAY; -1 when none is waiting (errno). */
+ * TCP_NODELAY (inherited from a fwd_listen_socket listener); -1 when none is
+ * waiting (errno). */
 int fwd_accept(int listen_fd);
 
 /* Listens on addr:port (IPv4 literal).  NULL with err on bind failure. */

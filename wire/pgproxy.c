@@ -2408,28 +2408,29 @@ static void on_accept(struct loop *l, int fd, uint32_t ev, void *ud)
 {
 	(void)ev;
 	struct pgproxy_listener *L = ud;
-	for (int i = 0; i < 64; i++) {
-		int cfd = fwd_accept(fd);
-		if (cfd < 0)
-			return;
-		struct client *c = calloc(1, sizeof *c);
-		if (!c || loop_add_fd(l, cfd, EPOLLIN, on_client, c) < 0) {
-			free(c);
-			close(cfd);
-			continue;
-		}
-		c->l = L;
-		c->fd = cfd;
-		c->st = C_STARTUP;
-		c->id = ++P.next_id;
-		c->next = L->clients;
-		if (L->clients)
-			L->clients->prev = c;
-		L->clients = c;
-		/* a client sends its first packet with the connection: read it now,
-		 * not after another epoll_wait (EAGAIN costs one recv) */
-		on_client(l, cfd, EPOLLIN, c);
+	/* one connection per readiness event: the listener is level-triggered, so
+	 * more pending ones come with the next epoll_wait (which runs anyway)
+	 * rather than through an accept that ends in EAGAIN every time */
+	int cfd = fwd_accept(fd);
+	if (cfd < 0)
+		return;
+	struct client *c = calloc(1, sizeof *c);
+	if (!c || loop_add_fd(l, cfd, EPOLLIN, on_client, c) < 0) {
+		free(c);
+		close(cfd);
+		return;
 	}
+	c->l = L;
+	c->fd = cfd;
+	c->st = C_STARTUP;
+	c->id = ++P.next_id;
+	c->next = L->clients;
+	if (L->clients)
+		L->clients->prev = c;
+	L->clients = c;
+	/* a client sends its first packet with the connection: read it now,
+	 * not after another epoll_wait (EAGAIN costs one recv) */
+	on_client(l, cfd, EPOLLIN, c);
 }
 
 struct pgproxy_listener *pgproxy_listen(const char *addr, int port, const char *dns, const char *account,
