@@ -299,6 +299,36 @@ int authz_may_assume(struct emu_call *call, const struct iam_role *role, const c
 	                IAM_POLICY_TRUST, err);
 }
 
+int authz_service_may_assume(struct store *s, const char *service, const char *role_arn, double now,
+                             struct emu_err *err)
+{
+	struct iam_role role;
+	if (iam_role_get(s, NULL, role_arn, &role, err) < 0)
+		return -1;
+	struct temps tmp;
+	tmp.n = tmp.nused = 0;
+	int rc = -1;
+	const struct iam_policy *trust = compiled(role.trust_policy ? role.trust_policy : "", IAM_POLICY_TRUST, &tmp, err);
+	if (trust) {
+		struct iam_request rq = {.action = "sts:AssumeRole", .resource = role.arn, .resource_account = role.account,
+		                         .ptype = IAM_PRINCIPAL_SERVICE, .principal_arn = service, .secure_transport = 1,
+		                         .now = now};
+		struct iam_eval_input in = {.rq = &rq, .resource = trust, .resource_required = true};
+		struct iam_result r;
+		iam_policy_evaluate(&in, &r);
+		if (r.decision == IAM_ALLOW) {
+			rc = 0;
+		} else {
+			char msg[EMU_ERR_MSG_MAX];
+			iam_policy_denied_message(&rq, &r, msg, sizeof msg);
+			emu_err_set(err, ERR_ACCESS_DENIED, "%s", msg);
+		}
+	}
+	temps_free(&tmp);
+	iam_role_free(&role);
+	return rc;
+}
+
 int authz_secret(struct emu_call *call, const char *action, const char *secret_arn, const char *secret_account,
                  const char *resource_policy, struct emu_err *err)
 {

@@ -31,6 +31,12 @@ struct iam_role;
  * sts:AssumeRole; a session policy must compile. */
 int authz_may_assume(struct emu_call *call, const struct iam_role *role, const char *session_policy,
                      struct emu_err *err);
+/* May an AWS service (service: "rds.amazonaws.com") assume the role
+ * role_arn?  The role must exist and its trust policy allow the service
+ * sts:AssumeRole (a service has no identity policies).  0, or -1 with
+ * NoSuchEntity or AccessDenied. */
+int authz_service_may_assume(struct store *s, const char *service, const char *role_arn, double now,
+                             struct emu_err *err);
 /* The Secrets Manager domain's KMS hook: kms:Decrypt (reads) or
  * kms:GenerateDataKey (writes) on a customer key; the AWS managed key
  * (key_arn NULL) is usable by every principal of the account.  The key's

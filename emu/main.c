@@ -159,19 +159,31 @@ static int proxy_verify_token(void *ud, const struct pgproxy_token *t, char *pri
 	return tokencheck_login(a->store, &a->cfg, &q, principal, cap, err);
 }
 
-/* The proxy reads its secrets as its role (an assumed-role session of the
- * proxy's RoleArn): the role's policies, the secret's resource policy and
- * the KMS key's rules apply, as for the real service. */
-static int proxy_read_secret(void *ud, const char *account, const char *region, const char *role_arn,
-                             const char *secret_arn, char **value, char *version, struct emu_err *err)
+/* The proxy's role session (the service assumes the proxy's RoleArn): the
+ * role must exist and trust rds.amazonaws.com, as for the real service.
+ * principal gets the session's ARN. */
+static int proxy_session(struct app *a, const char *account, const char *role_arn, char *principal, size_t cap,
+                         struct emu_err *err)
 {
-	struct app *a = ud;
 	const char *role = strstr(role_arn ? role_arn : "", ":role/");
 	const char *name = role ? strrchr(role, '/') + 1 : NULL;
 	if (!name || !*name)
 		return emu_err_set(err, ERR_ACCESS_DENIED, "the proxy has no role");
+	if (authz_service_may_assume(a->store, "rds.amazonaws.com", role_arn, clock_now(), err) < 0)
+		return -1;
+	snprintf(principal, cap, "arn:aws:sts::%s:assumed-role/%.128s/rdsemu-proxy", account, name);
+	return 0;
+}
+
+/* The proxy reads its secrets as its role session: the role's policies,
+ * the secret's resource policy and the KMS key's rules apply. */
+static int proxy_read_secret(void *ud, const char *account, const char *region, const char *role_arn,
+                             const char *secret_arn, char **value, char *version, struct emu_err *err)
+{
+	struct app *a = ud;
 	char principal[600], rid[37];
-	snprintf(principal, sizeof principal, "arn:aws:sts::%s:assumed-role/%.128s/rdsemu-proxy", account, name);
+	if (proxy_session(a, account, role_arn, principal, sizeof principal, err) < 0)
+		return -1;
 	util_request_id(rid);
 	struct emu_call call = {.store = a->store, .account = account, .region = region, .principal_arn = principal,
 	                        .user_id = account, .request_id = rid, .now = clock_now(),
@@ -198,12 +210,9 @@ static int proxy_role_may_connect(void *ud, const char *account, const char *reg
                                   const char *resource_id, const char *db_user, struct emu_err *err)
 {
 	struct app *a = ud;
-	const char *role = strstr(role_arn ? role_arn : "", ":role/");
-	const char *name = role ? strrchr(role, '/') + 1 : NULL;
-	if (!name || !*name)
-		return emu_err_set(err, ERR_ACCESS_DENIED, "the proxy has no role");
 	char principal[600], arn[1024], rid[37];
-	snprintf(principal, sizeof principal, "arn:aws:sts::%s:assumed-role/%.128s/rdsemu-proxy", account, name);
+	if (proxy_session(a, account, role_arn, principal, sizeof principal, err) < 0)
+		return -1;
 	token_resource_arn(region, account, resource_id, db_user, arn, sizeof arn);
 	util_request_id(rid);
 	struct emu_call call = {.store = a->store, .account = account, .region = region, .principal_arn = principal,

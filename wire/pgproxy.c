@@ -1501,11 +1501,12 @@ static struct pcfg *pcfg_get(struct pgproxy_listener *L)
 	return L->cfg;
 }
 
-/* A session that logged in with DebugLogging on: is it on still (turned
- * off since, or its 24 hours over)?  Costs something only while it is on. */
-static bool debug_still_on(struct client *c)
+/* DebugLogging as the proxy's settings say now: turned on or off since a
+ * session logged in, the session's next statement sees it (the settings
+ * are re-read only after an API request, or at the end of the 24 hours). */
+static bool debug_on(struct pgproxy_listener *L)
 {
-	struct pcfg *g = pcfg_get(c->l);
+	struct pcfg *g = pcfg_get(L);
 	bool on = g && g->debug && (!g->debug_until || clock_now() < g->debug_until);
 	pcfg_put(g);
 	return on;
@@ -2269,7 +2270,7 @@ static void client_process(struct client *c)
 				r = pin_classify_query(sql, len);
 			else if (h.type == 'P' && pgp_parse_parse(body, h.body_len, &stmt, &sql, &np, &err) == 0)
 				r = pin_classify_parse(stmt, sql, strlen(sql));
-			if (c->cfg->debug && sql && debug_still_on(c))
+			if (sql && debug_on(c->l))
 				log_info("pgproxy", "[clientConnection=%lu] %s: %.*s", c->id, h.type == 'Q' ? "query" : "parse",
 				         (int)(len ? len : strlen(sql)), sql);
 			if (r != PIN_NONE)

@@ -3,6 +3,7 @@ against the secret's password), IAM token logins over TLS (tokens from boto3 and
 rds-db:connect evaluated), RequireTLS, TLS verify-full against rdsemu's CA, the start-up checks and
 errors of aws-behaviour.md 3.4/3.9, transaction-level pooling (many clients, few backends),
 pinning, and the borrow timeout."""
+import json
 import os
 import shutil
 import subprocess
@@ -298,6 +299,31 @@ def test_secret_rotation_is_picked_up(proxy, endpoint):
     assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr
     r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
     assert "The password that was provided for the role app_user is wrong." in r.stderr
+
+
+def test_proxy_role_must_trust_rds(proxy, endpoint, server):
+    """The service assumes the proxy's role: a trust policy without rds.amazonaws.com (a common
+    misconfiguration: the Lambda trust policy copied) leaves the proxy without credentials, and so
+    does a RoleArn naming no role."""
+    iam = H.make_client(endpoint, service="iam")
+    lambda_trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    rds_trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    ok = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
+    assert ok.returncode == 0, ok.stderr
+    iam.update_assume_role_policy(RoleName="px-role", PolicyDocument=json.dumps(lambda_trust))
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
+    assert r.returncode != 0
+    assert "This RDS proxy has no credentials for the role app_user." in r.stderr
+    H.poll(lambda: "sts:AssumeRole" in server.log_text(300000), timeout=5)
+    assert "rds.amazonaws.com is not authorized to perform: sts:AssumeRole" in server.log_text(300000)
+    iam.update_assume_role_policy(RoleName="px-role", PolicyDocument=json.dumps(rds_trust))
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+    proxy["rds"].modify_db_proxy(DBProxyName="px", RoleArn="arn:aws:iam::%s:role/no-such-role" % ACCT)
+    r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
+    assert "This RDS proxy has no credentials for the role app_user." in r.stderr
 
 
 def test_failover_idle_clients_survive(endpoint):

@@ -828,3 +828,18 @@ def test_debug_logging(px, server):
     c.close()
     time.sleep(0.5)
     assert off not in _log_since(server, mark)
+    # a session that logged in before DebugLogging was turned on logs its next statement, and
+    # stops when it is turned off again
+    early = _connect(px["host"])
+    try:
+        assert _one(early, "select 1") == 1
+        late_on, late_off = "dbg-late-" + uuid.uuid4().hex[:12], "dbg-late-quiet-" + uuid.uuid4().hex[:12]
+        rds.modify_db_proxy(DBProxyName="px", DebugLogging=True)
+        assert _one(early, f"select '{late_on}'") == late_on
+        _wait(lambda: late_on in _log_since(server, mark), 5, "the open session's query text in the log")
+        rds.modify_db_proxy(DBProxyName="px", DebugLogging=False)
+        assert _one(early, f"select '{late_off}'") == late_off
+        time.sleep(0.5)
+        assert late_off not in _log_since(server, mark)
+    finally:
+        early.close()
