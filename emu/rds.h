@@ -60,11 +60,11 @@ int rds_cluster_set_status(struct store *s, const char *account, const char *reg
 int rds_cluster_writer(struct store *s, const char *account, const char *region, const char *cluster,
                        char out[64]);
 
-/* RDS Proxy (emu/rds_proxy.c).  The data plane's target health: fn gets
- * the DBProxy and DBProxyTarget JSON of an RDS_INSTANCE target when
- * targets are described, and returns 0 with *health a new TargetHealth
- * object, or -1 for the control plane's own (the instance's status and
- * whether the proxy has credentials).  NULL fn restores that. */
+/* RDS Proxy (emu/rds_proxy.c).  The data plane's target health: when the
+ * control plane sees an RDS_INSTANCE target as AVAILABLE (its instance is
+ * available and the proxy has an Auth list or end-to-end IAM), fn gets the
+ * DBProxy and DBProxyTarget JSON and returns 0 with *health a new
+ * TargetHealth object, or -1 to leave it AVAILABLE.  NULL fn: no hook. */
 void rds_set_target_health_hook(int (*fn)(void *ctx, const json_t *proxy, const json_t *target, json_t **health),
                                 void *ctx);
 /* Whether a proxy document's DebugLogging is on at time now: it turns

@@ -1033,11 +1033,16 @@ static int describe_targets_impl(struct emu_call *call, json_t *in, json_t **out
 		if (in_str(t, "TrackedClusterId"))
 			json_object_set_new(t, "Role", json_string(member_role(call, in_str(t, "TrackedClusterId"),
 			                                                       in_str(t, "RdsResourceId"))));
-		json_t *h = NULL;
-		if (!health_fn || health_fn(health_ctx, proxy, t, &h) < 0 || !json_is_object(h)) {
+		/* the control plane's view first (an instance that is down is UNREACHABLE
+		 * whatever the data plane last saw); the data plane's on an AVAILABLE one */
+		json_t *h = default_health(call, proxy, t), *dp = NULL;
+		if (h && strcmp(str_or(h, "State", ""), "AVAILABLE") == 0 && health_fn &&
+		    health_fn(health_ctx, proxy, t, &dp) == 0 && json_is_object(dp)) {
 			json_decref(h);
-			h = default_health(call, proxy, t);
+			h = dp;
+			dp = NULL;
 		}
+		json_decref(dp);
 		json_object_set_new(t, "TargetHealth", h);
 	}
 	json_decref(tg);

@@ -332,9 +332,39 @@ void pgproxy_set_hooks(const struct pgproxy_hooks *h)
 		memset(&P.h, 0, sizeof P.h);
 }
 
-/* TargetHealth from what the proxy saw: a target whose last backend login
- * failed is UNAVAILABLE with the reason; otherwise the control plane's
- * default (from the instance status) stands. */
+/* Can the proxy's role read at least one secret of its Auth list?  0 yes
+ * (or nothing to read: end-to-end IAM), -1 with the first reason. */
+static int credentials_readable(const json_t *proxy, const char *account, const char *region, char *why,
+                                size_t cap)
+{
+	json_t *auth = json_object_get(proxy, "Auth"), *a;
+	const char *role = json_string_value(json_object_get(proxy, "RoleArn"));
+	size_t i;
+	if (json_array_size(auth) == 0 || !P.h.read_secret)
+		return 0;
+	*why = '\0';
+	json_array_foreach(auth, i, a) {
+		const char *arn = json_string_value(json_object_get(a, "SecretArn"));
+		char *value = NULL, version[96];
+		struct emu_err err;
+		emu_err_clear(&err);
+		if (!arn)
+			continue;
+		if (P.h.read_secret(P.h.ud, account, region, role ? role : "", arn, &value, version, &err) == 0) {
+			OPENSSL_cleanse(value, strlen(value));
+			free(value);
+			return 0;
+		}
+		if (!*why)
+			snprintf(why, cap, "Proxy can't read its credentials from Secrets Manager: %.140s", err.msg);
+	}
+	return -1;
+}
+
+/* TargetHealth from what the proxy sees, for a target the control plane
+ * calls AVAILABLE: a target whose last backend login failed is UNAVAILABLE
+ * with that reason, and AUTH_FAILURE when the proxy's role can read none of
+ * its secrets (aws-behaviour.md 3.3.3). */
 static int target_health(void *ctx, const json_t *proxy, const json_t *target, json_t **health)
 {
 	(void)ctx;
@@ -350,6 +380,14 @@ static int target_health(void *ctx, const json_t *proxy, const json_t *target, j
 			continue;
 		*health = json_pack("{s:s, s:s, s:s}", "State", "UNAVAILABLE", "Reason", st->login_reason, "Description",
 		                    st->login_desc);
+		return *health ? 0 : -1;
+	}
+	/* arn:aws:rds:REGION:ACCOUNT:db-proxy:ID */
+	char region[32] = "", account[16] = "", why[200];
+	if (sscanf(arn, "arn:%*[^:]:rds:%31[^:]:%15[^:]:", region, account) != 2)
+		return -1;
+	if (credentials_readable(proxy, account, region, why, sizeof why) < 0) {
+		*health = json_pack("{s:s, s:s, s:s}", "State", "UNAVAILABLE", "Reason", "AUTH_FAILURE", "Description", why);
 		return *health ? 0 : -1;
 	}
 	return -1;

@@ -318,9 +318,14 @@ def test_proxy_role_must_trust_rds(proxy, endpoint, server):
     assert "This RDS proxy has no credentials for the role app_user." in r.stderr
     H.poll(lambda: "sts:AssumeRole" in server.log_text(300000), timeout=5)
     assert "rds.amazonaws.com is not authorized to perform: sts:AssumeRole" in server.log_text(300000)
+    h = proxy["rds"].describe_db_proxy_targets(DBProxyName="px")["Targets"][0]["TargetHealth"]
+    assert h["State"] == "UNAVAILABLE" and h["Reason"] == "AUTH_FAILURE", h
+    assert "sts:AssumeRole" in h["Description"], h
     iam.update_assume_role_policy(RoleName="px-role", PolicyDocument=json.dumps(rds_trust))
     r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
     assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+    h = proxy["rds"].describe_db_proxy_targets(DBProxyName="px")["Targets"][0]["TargetHealth"]
+    assert h == {"State": "AVAILABLE"}, h
     proxy["rds"].modify_db_proxy(DBProxyName="px", RoleArn="arn:aws:iam::%s:role/no-such-role" % ACCT)
     r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
     assert "This RDS proxy has no credentials for the role app_user." in r.stderr

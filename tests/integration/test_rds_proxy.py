@@ -4,6 +4,7 @@ endpoints, tags by ARN, pagination, and the proxy error codes with their
 HTTP statuses (aws-behaviour.md 4.3 and 4.4).  Creates one PostgreSQL
 instance (a real server once the supervisor is wired), waited for with
 db_instance_available before it is registered."""
+import json
 import re
 
 import pytest
@@ -145,7 +146,7 @@ def test_target_group(rds):
     assert rds.list_tags_for_resource(ResourceName=tg["TargetGroupArn"])["TagList"] == [{"Key": "a", "Value": "1"}]
 
 
-def test_instance_target(rds):
+def test_instance_target(rds, endpoint):
     inst = rds.create_db_instance(DBInstanceIdentifier="pdb", DBInstanceClass="db.t3.micro", Engine="postgres",
                                   MasterUsername="admin1", MasterUserPassword="secret123")["DBInstance"]
     make_proxy(rds, "p1")
@@ -160,7 +161,23 @@ def test_instance_target(rds):
     assert t["Endpoint"] == inst["Endpoint"]["Address"] and t["TargetHealth"]["State"] == "REGISTERING"
     d = rds.describe_db_proxy_targets(DBProxyName="p1", TargetGroupName="default")["Targets"]
     assert [x["RdsResourceId"] for x in d] == ["pdb"]
-    assert d[0]["TargetHealth"]["State"] == "AVAILABLE", d[0]["TargetHealth"]
+    # ProxyRole does not exist: the proxy can read none of its secrets
+    assert d[0]["TargetHealth"] == {
+        "State": "UNAVAILABLE", "Reason": "AUTH_FAILURE",
+        "Description": "Proxy can't read its credentials from Secrets Manager: "
+                       "The role with name ProxyRole cannot be found."}, d[0]["TargetHealth"]
+    # with the role (trusting rds.amazonaws.com, allowed to read) and a real secret it is AVAILABLE
+    iam = H.make_client(endpoint, service="iam")
+    iam.create_role(RoleName="ProxyRole", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName="ProxyRole", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                                "Resource": "*"}]}))
+    sec = H.make_client(endpoint).create_secret(Name="db-creds", SecretString='{"username":"u","password":"p"}')
+    rds.modify_db_proxy(DBProxyName="p1", Auth=[dict(AUTH[0], SecretArn=sec["ARN"])])
+    d = rds.describe_db_proxy_targets(DBProxyName="p1", TargetGroupName="default")["Targets"]
+    assert d[0]["TargetHealth"] == {"State": "AVAILABLE"}, d[0]["TargetHealth"]
     with pytest.raises(rds.exceptions.DBProxyTargetAlreadyRegisteredFault) as ei:
         rds.register_db_proxy_targets(DBProxyName="p1", DBInstanceIdentifiers=["pdb"])
     assert err(ei) == ("DBProxyTargetAlreadyRegisteredFault", 400)
