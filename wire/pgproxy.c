@@ -356,7 +356,7 @@ static int credentials_readable(const json_t *proxy, const char *account, const 
 			return 0;
 		}
 		if (!*why)
-			snprintf(why, cap, "Proxy can't read its credentials from Secrets Manager: %.140s", err.msg);
+			snprintf(why, cap, "Proxy can't read its credentials from Secrets Manager: %.340s", err.msg);
 	}
 	return -1;
 }
@@ -383,7 +383,7 @@ static int target_health(void *ctx, const json_t *proxy, const json_t *target, j
 		return *health ? 0 : -1;
 	}
 	/* arn:aws:rds:REGION:ACCOUNT:db-proxy:ID */
-	char region[32] = "", account[16] = "", why[200];
+	char region[32] = "", account[16] = "", why[400];
 	if (sscanf(arn, "arn:%*[^:]:rds:%31[^:]:%15[^:]:", region, account) != 2)
 		return -1;
 	if (credentials_readable(proxy, account, region, why, sizeof why) < 0) {

@@ -320,7 +320,9 @@ def test_proxy_role_must_trust_rds(proxy, endpoint, server):
     assert "rds.amazonaws.com is not authorized to perform: sts:AssumeRole" in server.log_text(300000)
     h = proxy["rds"].describe_db_proxy_targets(DBProxyName="px")["Targets"][0]["TargetHealth"]
     assert h["State"] == "UNAVAILABLE" and h["Reason"] == "AUTH_FAILURE", h
-    assert "sts:AssumeRole" in h["Description"], h
+    assert h["Description"].startswith("Proxy can't read its credentials from Secrets Manager: User: "
+                                       "rds.amazonaws.com is not authorized to perform: sts:AssumeRole"), h
+    assert h["Description"].endswith(" allows the sts:AssumeRole action"), h
     iam.update_assume_role_policy(RoleName="px-role", PolicyDocument=json.dumps(rds_trust))
     r = psql(proxy["host"], 5432, "app_user", "app-pw-1", "select 1")
     assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
