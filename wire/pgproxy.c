@@ -31,6 +31,10 @@
  *   57P0x) keeps clients queued up to their borrow timeout; others fail them.
  * - Backends reached over TCP are asked for TLS (SSLRequest) and use it when
  *   the server offers it; unix sockets stay plain.
+ * - The client-connection, connection-rate and IAM-rate limits (unpublished
+ *   by AWS) come from the proxy's tags rdsemu:MaxClientConnections,
+ *   rdsemu:MaxConnectionRate and rdsemu:MaxIAMAuthRate (per second, in
+ *   one-second windows); without them there is no limit.
  */
 #include "wire/pgproxy.h"
 
@@ -203,6 +207,9 @@ struct pcfg {
 	bool debug, require_tls, read_only;
 	bool e2e_iam;              /* DefaultAuthScheme IAM_AUTH: IAM from the client to the database */
 	double debug_until;        /* emulator clock; 0 = not on or no end */
+	/* the proxy's limits (tags rdsemu:MaxClientConnections, rdsemu:MaxConnectionRate,
+	 * rdsemu:MaxIAMAuthRate; AWS does not publish its own): 0 = none */
+	int max_clients, conn_rate, iam_rate;
 	char *init_query;
 	size_t nauth;
 	struct auth_ent *auth;
@@ -274,6 +281,8 @@ struct pgproxy_listener {
 struct pstat {
 	char proxy_id[40], name[80];
 	long long received, setup_ok, setup_failed_auth, closed, conns, conns_tls, conns_notls;
+	long long window_ms;       /* start of the current one-second window (monotonic) */
+	int window_logins, window_iam; /* start-ups and token checks in it (rate limits) */
 	long long db_requests, db_ok, db_failed, queries, queries_tls, queries_notls;
 	/* the last backend login: what TargetHealth reports when it failed */
 	char login_target[64];
@@ -594,6 +603,30 @@ static void audit(struct client *c, const char *principal, bool ok, const char *
 	}
 	if (P.h.audit)
 		P.h.audit(P.h.ud, c->l->account, c->l->region, name, c->user ? c->user : "", "pgproxy", principal, ok, reason);
+}
+
+/* A start-up refused by one of the proxy's limits: audited, not an
+ * authentication failure. */
+static void limit_refusal(struct client *c, const char *reason, const char *msg)
+{
+	if (P.h.audit)
+		P.h.audit(P.h.ud, c->l->account, c->l->region, c->cfg->proxy_name, c->user ? c->user : "", "pgproxy", NULL,
+		          false, reason);
+	client_fatal(c, "53300", "%s", msg);
+}
+
+/* Counts one event in the proxy's current one-second window; true when
+ * that goes past limit (0 = no limit, nothing counted). */
+static bool over_rate(struct pstat *st, int *count, int limit)
+{
+	if (limit <= 0)
+		return false;
+	long long now = clock_mono_ms();
+	if (now - st->window_ms >= 1000) {
+		st->window_ms = now;
+		st->window_logins = st->window_iam = 0;
+	}
+	return ++*count > limit;
 }
 
 /* ---- backends ---------------------------------------------------------------------- */
@@ -1449,6 +1482,23 @@ static int pct(json_t *pc, const char *name, int dflt)
 	return json_is_integer(v) ? (int)json_integer_value(v) : dflt;
 }
 
+/* A limit from the proxy's tags: a positive integer value, else 0 (none). */
+static int tag_limit(json_t *doc, const char *key)
+{
+	json_t *t;
+	size_t i;
+	json_array_foreach(json_object_get(doc, "TagList"), i, t) {
+		const char *k = json_string_value(json_object_get(t, "Key"));
+		const char *v = json_string_value(json_object_get(t, "Value"));
+		char *end;
+		if (!k || !v || strcmp(k, key) != 0)
+			continue;
+		long n = strtol(v, &end, 10);
+		return end != v && !*end && n > 0 && n <= 1000000000 ? (int)n : 0;
+	}
+	return 0;
+}
+
 /* Reads the settings of the listener's proxy (its row, the default target
  * group, the endpoint's role) from the store.  NULL when it is gone. */
 static struct pcfg *pcfg_load(struct pgproxy_listener *L)
@@ -1488,6 +1538,9 @@ static struct pcfg *pcfg_load(struct pgproxy_listener *L)
 	json_t *since = json_object_get(doc, RDS_PROXY_DEBUG_SINCE);
 	g->debug_until = g->debug && json_is_number(since) ? json_number_value(since) + RDS_PROXY_DEBUG_SECONDS : 0;
 	g->require_tls = json_is_true(json_object_get(doc, "RequireTLS"));
+	g->max_clients = tag_limit(doc, "rdsemu:MaxClientConnections");
+	g->conn_rate = tag_limit(doc, "rdsemu:MaxConnectionRate");
+	g->iam_rate = tag_limit(doc, "rdsemu:MaxIAMAuthRate");
 	const char *scheme = json_string_value(json_object_get(doc, "DefaultAuthScheme"));
 	g->e2e_iam = scheme && strcmp(scheme, "IAM_AUTH") == 0;
 	json_t *auth = json_object_get(doc, "Auth");
@@ -2022,7 +2075,19 @@ static int client_startup(struct client *c, const struct pgp_startup *s)
 		return -1;
 	}
 	struct pcfg *g = c->cfg;
-	pstat(g->proxy_id, g->proxy_name)->received++;
+	struct pstat *ps = pstat(g->proxy_id, g->proxy_name);
+	ps->received++;
+	char lim[100];
+	if (g->max_clients > 0 && ps->conns >= g->max_clients) {
+		snprintf(lim, sizeof lim, "The maximum number of client connections to the proxy exceeded %d.", g->max_clients);
+		limit_refusal(c, "too many client connections", lim);
+		return -1;
+	}
+	if (over_rate(ps, &ps->window_logins, g->conn_rate)) {
+		snprintf(lim, sizeof lim, "Rate of connection to proxy exceeded %d.", g->conn_rate);
+		limit_refusal(c, "connection rate", lim);
+		return -1;
+	}
 	if (g->require_tls && !c->ssl) {
 		audit(c, NULL, false, "TLS required");
 		client_fatal(c, "28000", "This RDS Proxy requires TLS connections");
@@ -2157,6 +2222,12 @@ static void client_auth_msg(struct client *c, const struct pgp_header *h, const 
 		size_t len;
 		if (pgp_parse_password(body, h->body_len, &tok, &len, &err) < 0) {
 			proto_error(c, err.msg);
+			return;
+		}
+		struct pstat *ps = pstat(c->cfg->proxy_id, NULL);
+		if (over_rate(ps, &ps->window_iam, c->cfg->iam_rate)) {
+			limit_refusal(c, "IAM authentication rate",
+			              "The IAM authentication failed because of too many competing requests.");
 			return;
 		}
 		const char *hosts[3] = {c->l->addr, "localhost", c->l->dns};

@@ -276,6 +276,82 @@ def test_bad_input_is_refused_cleanly(proxy):
     assert r.returncode == 0 and r.stdout.strip() == "still serving", r.stderr
 
 
+def test_startup_refusals_replication_and_sasl_mechanism(proxy):
+    import socket
+    import struct
+    host = proxy["host"]
+    body = b"user\0app_user\0database\0appdb\0replication\0database\0\0"
+    s = socket.create_connection((host, 5432), timeout=5)
+    s.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+    reply = s.recv(1000)
+    assert b"0A000" in reply and b"RDS Proxy currently doesn't support streaming replication mode." in reply
+    s.close()
+    # a SASL mechanism other than SCRAM-SHA-256 (channel binding's -PLUS included)
+    body = b"user\0app_user\0database\0appdb\0\0"
+    s = socket.create_connection((host, 5432), timeout=5)
+    s.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+    reply = s.recv(1000)
+    assert reply[:1] == b"R" and b"SCRAM-SHA-256" in reply
+    mech = b"SCRAM-SHA-256-PLUS\0"
+    data = b"p=tls-server-end-point,,n=,r=abcdef"
+    payload = mech + struct.pack("!i", len(data)) + data
+    s.sendall(b"p" + struct.pack("!i", 4 + len(payload)) + payload)
+    reply = s.recv(1000)
+    assert b"28000" in reply and b"RDS Proxy supports only IAM, MD5, or SCRAM authentication." in reply
+    s.close()
+
+
+def test_client_connection_and_rate_limits(proxy):
+    """The proxy's limits (AWS does not publish them; rdsemu takes them from the proxy's tags) refuse
+    with AWS's texts, SQLSTATE 53300, and count again once a connection closes or a second passes."""
+    pg = _psycopg2()
+    rds = proxy["rds"]
+    arn = rds.describe_db_proxies(DBProxyName="px")["DBProxies"][0]["DBProxyArn"]
+    dsn = dict(host=proxy["host"], port=5432, dbname="appdb", user="app_user", password="app-pw-1",
+               sslmode="disable", connect_timeout=10)
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "rdsemu:MaxClientConnections", "Value": "2"}])
+    held = [pg.connect(**dsn) for _ in range(2)]
+    try:
+        with pytest.raises(pg.OperationalError) as ei:
+            pg.connect(**dsn)
+        assert "The maximum number of client connections to the proxy exceeded 2." in str(ei.value)
+        held.pop().close()
+        c = pg.connect(**dsn)
+        held.append(c)
+        with c.cursor() as cur:
+            cur.execute("select 7")
+            assert cur.fetchone()[0] == 7
+    finally:
+        for c in held:
+            c.close()
+    rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["rdsemu:MaxClientConnections"])
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "rdsemu:MaxConnectionRate", "Value": "3"}])
+    def refusals(n, **conn):  # the errors of n logins in a row
+        out = []
+        for _ in range(n):
+            try:
+                pg.connect(**conn).close()
+            except pg.OperationalError as e:
+                out.append(str(e))
+        return out
+
+    refused = refusals(8, **dsn)
+    assert refused and all("Rate of connection to proxy exceeded 3." in e for e in refused), refused
+    time.sleep(1.1)
+    pg.connect(**dsn).close()
+    rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["rdsemu:MaxConnectionRate"])
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "rdsemu:MaxIAMAuthRate", "Value": "1"}])
+    token = rds.generate_db_auth_token(DBHostname=proxy["host"], Port=5432, DBUsername="iam_user",
+                                       Region="us-east-1")
+    iam = dict(dsn, user="iam_user", password=token, sslmode="require")
+    refused = refusals(4, **iam)
+    assert refused and all("The IAM authentication failed because of too many competing requests." in e
+                           for e in refused), refused
+    rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["rdsemu:MaxIAMAuthRate"])
+    for _ in range(3):
+        pg.connect(**iam).close()
+
+
 def test_md5_client_auth(endpoint):
     H.load_fixtures(endpoint, fixture_doc(client_auth="POSTGRES_MD5"))
     rds = H.make_client(endpoint, service="rds")
