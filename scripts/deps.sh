@@ -44,8 +44,9 @@ rdsemu_deps() {
 		command -v aws >/dev/null 2>&1 || extra+=(awscli)
 		command -v npm >/dev/null 2>&1 || extra+=(nodejs npm)
 		rdsemu_apt_install "${build[@]}" "${extra[@]}"
-		# The AWS SDK for JavaScript v3, from the npm registry (pinned by package-lock.json).
-		if [ ! -d examples/sdk-v3/node_modules/@aws-sdk/client-secrets-manager ] || [ ! -d examples/sdk-v3/node_modules/@aws-sdk/rds-signer ]; then
+		# The AWS SDK for JavaScript v3 and node-postgres, from the npm registry (pinned by package-lock.json).
+		if [ ! -d examples/sdk-v3/node_modules/@aws-sdk/client-secrets-manager ] ||
+			[ ! -d examples/sdk-v3/node_modules/@aws-sdk/rds-signer ] || [ ! -d examples/sdk-v3/node_modules/pg ]; then
 			(cd examples/sdk-v3 && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 		fi
 		;;

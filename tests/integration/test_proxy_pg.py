@@ -150,6 +150,37 @@ def test_require_tls_and_verify_full(proxy, endpoint, tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_lambda_in_node_patterns_a_and_b(proxy, endpoint, tmp_path):
+    """What a Node.js Lambda does, with unmodified npm packages: pattern A (a token from
+    @aws-sdk/rds-signer) and pattern B (the password from @aws-sdk/client-secrets-manager), then pg
+    (its own SCRAM, the extended protocol) to the proxy over TLS verified against rdsemu's CA."""
+    node = shutil.which("node")
+    example = H.REPO / "examples" / "sdk-v3"
+    if not node or not (example / "node_modules" / "pg").exists():
+        pytest.fail("node and examples/sdk-v3/node_modules are needed (scripts/test installs them)")
+    status, body = H.http_get(endpoint + "/_rdsemu/ca.pem")
+    assert status == 200
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(body)
+    env = H.clean_env({"AWS_ACCESS_KEY_ID": H.ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": H.ADMIN_SECRET,
+                       "AWS_REGION": H.REGION, "AWS_ENDPOINT_URL": endpoint})
+
+    def lambda_run(*args):
+        p = subprocess.run([node, "--no-warnings", "lambda-proxy.mjs", *args], cwd=example, env=env,
+                           capture_output=True, text=True, timeout=60)
+        lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+        assert lines, (p.returncode, p.stdout, p.stderr)
+        return p.returncode, json.loads(lines[-1])
+
+    rc, out = lambda_run("iam", proxy["host"], "5432", "iam_user", "appdb", str(ca))
+    assert rc == 0 and out == {"user": "iam_user", "sum": 42, "tls": True, "rows": 3}, out
+    rc, out = lambda_run("secret", proxy["host"], "5432", "px/app", "appdb", str(ca))
+    assert rc == 0 and out == {"user": "app_user", "sum": 42, "tls": True, "rows": 3}, out
+    # a token for another user is refused with AWS's text, through the same code path
+    rc, out = lambda_run("iam", proxy["host"], "5432", "nobody", "appdb", str(ca))
+    assert rc == 1 and "This RDS proxy has no credentials for the role nobody." in out["error"], out
+
+
 def test_pooling_many_clients_few_backends(proxy):
     # 30 clients one after the other, each one transaction: the proxy reuses one backend login
     for i in range(30):
