@@ -338,8 +338,9 @@ else
 	done
 fi
 echo
-echo "== single-client latency, two more rounds of select c1 simple ($LAT_T s), interleaved; the minimum counts"
-for r in 2 3; do
+echo "== single-client latency, four more rounds of select c1 simple ($LAT_T s), interleaved; what counts is"
+echo "   the median over the rounds of each pooler's latency minus direct's in the same round"
+for r in 2 3 4 5; do
 	RUN_T=$LAT_T run "direct select c1 simple #$r" "$SOCKDIR" 5432 -c 1 -M simple -S
 	RUN_T=$LAT_T run "pgbouncer select c1 simple #$r" 127.0.0.1 "$BP" -c 1 -M simple -S
 	RUN_T=$LAT_T run "rdsemu select c1 simple #$r" 127.0.0.1 "$PROXY_PORT" -c 1 -M simple -S
@@ -502,15 +503,22 @@ if not quick:
     print("prepared mode through rdsemu: %s" % ("working" if tps("rdsemu select c10 prepared") > 0 else "BROKEN"))
 
 rtt = f("rtt_us")
-def min_lat(path):  # the best of the interleaved single-client rounds, ms
-    v = [r["lat"] for n, r in R.items() if n.startswith(path + " select c1 simple") and r["lat"] > 0]
-    return min(v) if v else None
-d1, p1, e1 = min_lat("direct"), min_lat("pgbouncer"), min_lat("rdsemu")
-add_p = (p1 - d1) * 1000 if p1 and d1 else None
-add_e = (e1 - d1) * 1000 if e1 and d1 else None
+def lat(path, rnd):  # ms, None when that run has no figure
+    r = R.get("%s select c1 simple%s" % (path, "" if rnd == 1 else " #%d" % rnd))
+    return r["lat"] if r and r["lat"] > 0 else None
+
+def median(v):
+    v = sorted(v)
+    return None if not v else v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+def added(path):  # µs: the median over the interleaved rounds of (pooler - direct) in the same round
+    return median([(lat(path, k) - lat("direct", k)) * 1000 for k in range(1, 6)
+                   if lat(path, k) is not None and lat("direct", k) is not None])
+add_p, add_e = added("pgbouncer"), added("rdsemu")
+d1 = median([lat("direct", k) for k in range(1, 6) if lat("direct", k) is not None])
 print()
 print("figures (PgBouncer | rdsemu):")
-print("  added single-client select latency (best of 3 rounds): %s | %s us (direct %s us, loopback RTT %s us)"
+print("  added single-client select latency (median of 5 paired rounds): %s | %s us (direct %s us, loopback RTT %s us)"
       % (fmt(add_p), fmt(add_e), fmt(d1 * 1000 if d1 else None), fmt(rtt)))
 for n in ("select c1 simple", "select c10 simple"):
     print("  pooler CPU per transaction, %s: %s | %s us"
