@@ -162,6 +162,18 @@ static int evaluate_ctx(struct emu_call *call, const char *action, const char *r
                         const char *resource_policy, enum iam_policy_kind rkind, json_t *rcond, bool required,
                         struct emu_err *err);
 
+/* Evaluates in: 0 on Allow, else -1 with AccessDenied and IAM's message. */
+static int decide(const struct iam_eval_input *in, struct emu_err *err)
+{
+	struct iam_result r;
+	iam_policy_evaluate(in, &r);
+	if (r.decision == IAM_ALLOW)
+		return 0;
+	char msg[EMU_ERR_MSG_MAX];
+	iam_policy_denied_message(in->rq, &r, msg, sizeof msg);
+	return emu_err_set(err, ERR_ACCESS_DENIED, "%s", msg);
+}
+
 static int evaluate(struct emu_call *call, const char *action, const char *resource, const char *resource_account,
                     const char *resource_policy, enum iam_policy_kind rkind, struct emu_err *err)
 {
@@ -250,15 +262,7 @@ static int evaluate_ctx(struct emu_call *call, const char *action, const char *r
 	};
 	struct iam_eval_input in = {.rq = &rq, .identity = ids, .nidentity = nids, .session = sess, .nsession = nsess,
 	                            .resource = res, .resource_required = required};
-	struct iam_result r;
-	iam_policy_evaluate(&in, &r);
-	if (r.decision == IAM_ALLOW) {
-		rc = 0;
-	} else {
-		char msg[EMU_ERR_MSG_MAX];
-		iam_policy_denied_message(&rq, &r, msg, sizeof msg);
-		emu_err_set(err, ERR_ACCESS_DENIED, "%s", msg);
-	}
+	rc = decide(&in, err);
 out:
 	temps_free(&tmp);
 	free(spolicy);
@@ -314,15 +318,7 @@ int authz_service_may_assume(struct store *s, const char *service, const char *r
 		                         .ptype = IAM_PRINCIPAL_SERVICE, .principal_arn = service, .secure_transport = 1,
 		                         .now = now};
 		struct iam_eval_input in = {.rq = &rq, .resource = trust, .resource_required = true};
-		struct iam_result r;
-		iam_policy_evaluate(&in, &r);
-		if (r.decision == IAM_ALLOW) {
-			rc = 0;
-		} else {
-			char msg[EMU_ERR_MSG_MAX];
-			iam_policy_denied_message(&rq, &r, msg, sizeof msg);
-			emu_err_set(err, ERR_ACCESS_DENIED, "%s", msg);
-		}
+		rc = decide(&in, err);
 	}
 	temps_free(&tmp);
 	iam_role_free(&role);
